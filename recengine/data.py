@@ -1,0 +1,196 @@
+"""Interaction logs as integer-indexed numpy arrays.
+
+Everything downstream (splits, models, metrics) works on dense integer indices;
+external ids (strings from the web app) only appear in ``user_ids`` / ``item_ids``
+so that a split or a saved model can always map back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def _as_str_array(values: Iterable) -> np.ndarray:
+    """External ids as a 1-D array of Python ``str`` (object dtype keeps them exact)."""
+    return np.array([str(v) for v in values], dtype=object)
+
+
+def _optional(values, dtype, name: str, length: int | None = None) -> np.ndarray | None:
+    if values is None:
+        return None
+    array = np.ascontiguousarray(values, dtype=dtype)
+    if length is not None and len(array) != length:
+        raise ValueError(f"{name} has {len(array)} rows, expected {length}")
+    return array
+
+
+def _index_of(catalogue: np.ndarray, external: Sequence, kind: str, strict: bool) -> np.ndarray:
+    """Map external ids to positions in ``catalogue``; -1 (or ValueError if strict) if unknown."""
+    lookup = {key: position for position, key in enumerate(catalogue)}
+    result = np.empty(len(external), dtype=np.int64)
+    for n, key in enumerate(external):
+        position = lookup.get(str(key), -1)
+        if position < 0 and strict:
+            raise ValueError(f"interaction refers to unknown {kind} id {str(key)!r}")
+        result[n] = position
+    return result
+
+
+@dataclass
+class Interactions:
+    """A log of (user, item) events plus optional side information.
+
+    Shapes (n = number of interactions):
+        user_ids: (n_users,) external user ids (str)
+        item_ids: (n_items,) external item ids (str), the full catalogue
+        users, items: (n,) int64 indices into user_ids / item_ids
+        timestamps: (n,) float64 seconds, or None
+        ratings: (n,) float32, or None
+        item_features: (n_items, d) float32, or None
+        user_latent: (n_users, d) float32, or None (demo gallery's hidden tastes)
+        item_latent: (n_items, d) float32, or None
+    """
+
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    users: np.ndarray
+    items: np.ndarray
+    timestamps: np.ndarray | None = None
+    ratings: np.ndarray | None = None
+    item_features: np.ndarray | None = None
+    user_latent: np.ndarray | None = None
+    item_latent: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.user_ids = _as_str_array(self.user_ids)
+        self.item_ids = _as_str_array(self.item_ids)
+        self.users = np.ascontiguousarray(self.users, dtype=np.int64).reshape(-1)
+        self.items = np.ascontiguousarray(self.items, dtype=np.int64).reshape(-1)
+        n = len(self.users)
+        if len(self.items) != n:
+            raise ValueError(f"users has {n} rows but items has {len(self.items)}")
+        self.timestamps = _optional(self.timestamps, np.float64, "timestamps", n)
+        self.ratings = _optional(self.ratings, np.float32, "ratings", n)
+        self.item_features = _optional(
+            self.item_features, np.float32, "item_features", self.n_items
+        )
+        self.user_latent = _optional(self.user_latent, np.float32, "user_latent", self.n_users)
+        self.item_latent = _optional(self.item_latent, np.float32, "item_latent", self.n_items)
+        if n and (self.users.min() < 0 or self.users.max() >= self.n_users):
+            raise ValueError("users contains indices outside user_ids")
+        if n and (self.items.min() < 0 or self.items.max() >= self.n_items):
+            raise ValueError("items contains indices outside item_ids")
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    @property
+    def len(self) -> int:
+        """Number of interactions (same as ``len(data)``)."""
+        return len(self.users)
+
+    @classmethod
+    def from_records(
+        cls,
+        user_ids: Sequence,
+        item_ids: Sequence,
+        timestamps: Sequence[float] | None = None,
+        ratings: Sequence[float] | None = None,
+        all_user_ids: Sequence | None = None,
+        all_item_ids: Sequence | None = None,
+        item_features: np.ndarray | None = None,
+        user_latent: np.ndarray | None = None,
+        item_latent: np.ndarray | None = None,
+    ) -> Interactions:
+        """Build from per-interaction external ids.
+
+        ``all_item_ids`` fixes the catalogue order, so items nobody touched still
+        exist (cold start); without it the order is first-seen. ``item_features``
+        / ``item_latent`` rows follow that order, ``user_latent`` rows follow
+        ``all_user_ids`` (or first-seen users). Ids are compared as strings.
+        """
+        if len(user_ids) != len(item_ids):
+            raise ValueError(f"{len(user_ids)} user ids but {len(item_ids)} item ids")
+        user_names = [str(u) for u in user_ids]
+        item_names = [str(i) for i in item_ids]
+        user_catalogue = _as_str_array(
+            dict.fromkeys(user_names) if all_user_ids is None else all_user_ids
+        )
+        item_catalogue = _as_str_array(
+            dict.fromkeys(item_names) if all_item_ids is None else all_item_ids
+        )
+        for kind, catalogue in (("user", user_catalogue), ("item", item_catalogue)):
+            if len(set(catalogue)) != len(catalogue):
+                raise ValueError(f"all_{kind}_ids contains duplicates")
+        return cls(
+            user_ids=user_catalogue,
+            item_ids=item_catalogue,
+            users=_index_of(user_catalogue, user_names, "user", strict=True),
+            items=_index_of(item_catalogue, item_names, "item", strict=True),
+            timestamps=timestamps,
+            ratings=ratings,
+            item_features=item_features,
+            user_latent=user_latent,
+            item_latent=item_latent,
+        )
+
+    def matrix(self) -> sp.csr_matrix:
+        """Binary (n_users, n_items) float32 CSR; repeated events collapse to 1."""
+        ones = np.ones(len(self), dtype=np.float32)
+        matrix = sp.csr_matrix((ones, (self.users, self.items)), shape=(self.n_users, self.n_items))
+        matrix.sum_duplicates()
+        matrix.data[:] = 1.0
+        return matrix
+
+    def select(self, mask: np.ndarray) -> Interactions:
+        """Subset of rows (bool mask (n,) or integer indices); index maps and side arrays kept."""
+        mask = np.asarray(mask)
+        if mask.dtype == bool and len(mask) != len(self):
+            raise ValueError(f"mask has {len(mask)} entries, expected {len(self)}")
+        return replace(
+            self,
+            users=self.users[mask],
+            items=self.items[mask],
+            timestamps=None if self.timestamps is None else self.timestamps[mask],
+            ratings=None if self.ratings is None else self.ratings[mask],
+        )
+
+    def chronological_order(self) -> np.ndarray:
+        """(n,) row order grouped by user, then timestamp; ties keep original order."""
+        rows = np.arange(len(self))
+        if self.timestamps is None:
+            return np.lexsort((rows, self.users))
+        return np.lexsort((rows, self.timestamps, self.users))
+
+    def profiles(self) -> list[np.ndarray]:
+        """Per user (n_users entries): int64 item indices in time order, first occurrence kept."""
+        order = self.chronological_order()
+        users, items = self.users[order], self.items[order]
+        # np.unique returns the first position of each (user, item) pair in the
+        # chronological order; sorting those positions restores time order.
+        pair = users * self.n_items + items
+        _, first = np.unique(pair, return_index=True)
+        first.sort()
+        users, items = users[first], items[first]
+        bounds = np.searchsorted(users, np.arange(self.n_users + 1))
+        return [items[bounds[u] : bounds[u + 1]] for u in range(self.n_users)]
+
+    def item_index(self, external_ids: Sequence) -> np.ndarray:
+        """(len(external_ids),) int64 item indices, -1 for unknown ids."""
+        return _index_of(self.item_ids, list(external_ids), "item", strict=False)
+
+    def user_index(self, external_ids: Sequence) -> np.ndarray:
+        """(len(external_ids),) int64 user indices, -1 for unknown ids."""
+        return _index_of(self.user_ids, list(external_ids), "user", strict=False)

@@ -1,0 +1,14 @@
+"""Image feature extractors; importing this package registers every extractor."""
+
+from . import handcrafted  # noqa: F401  (registration)
+from .handcrafted import HandcraftedExtractor, colour_histogram, lbp_histogram
+from .registry import create_extractor, list_extractors, register_extractor
+
+__all__ = [
+    "HandcraftedExtractor",
+    "colour_histogram",
+    "create_extractor",
+    "lbp_histogram",
+    "list_extractors",
+    "register_extractor",
+]

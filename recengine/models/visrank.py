@@ -1,0 +1,101 @@
+"""VisRank: content-based ranking by visual similarity to what a user consumed.
+
+Score of candidate i for profile P = aggregate_{j in P} cosine(f_i, f_j), with
+aggregate max (closest consumed work) or mean. Works for unseen profiles and
+cold-start items, since only item features are involved.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..data import Interactions
+from .base import Callback, Recommender
+from .registry import register_model
+
+AGGREGATIONS = ("max", "mean")
+# Rows of the (profile items x n_items) similarity block computed at once; bounds memory.
+_BLOCK_ROWS = 2048
+
+
+@register_model
+class VisRank(Recommender):
+    name = "visrank"
+    defaults = {"aggregation": "max"}
+    needs = ("item_features",)
+    description = "Visual similarity to the works a collector consumed (max or mean cosine)."
+
+    def __init__(self, **hyperparameters) -> None:
+        super().__init__(**hyperparameters)
+        if self.hyperparameters["aggregation"] not in AGGREGATIONS:
+            raise ValueError(f"aggregation must be one of {AGGREGATIONS}")
+
+    def _fit(
+        self, train: Interactions, valid: Interactions | None, callback: Callback | None
+    ) -> None:
+        features = np.asarray(train.item_features, dtype=np.float32)
+        norms = np.linalg.norm(features, axis=1, keepdims=True)
+        # Normalise once so every score is a plain dot product; all-zero
+        # feature rows stay zero (cosine 0 to everything) instead of NaN.
+        self.features = features / np.where(norms > 0, norms, 1.0)
+
+    def _score_users(self, users: np.ndarray) -> np.ndarray:
+        return self._score_profiles(self.seen_profiles(users))
+
+    def _score_profiles(self, profiles: list[np.ndarray]) -> np.ndarray:
+        """(len(profiles), n_items); an empty profile scores 0 everywhere."""
+        scores = np.zeros((len(profiles), self.n_items), dtype=np.float32)
+        if self.hyperparameters["aggregation"] == "mean":
+            # mean_j f_i . f_j = f_i . mean_j f_j: one matrix product for all profiles.
+            centroids = np.zeros((len(profiles), self.features.shape[1]), dtype=np.float32)
+            for row, profile in enumerate(profiles):
+                if len(profile):
+                    centroids[row] = self.features[profile].mean(axis=0)
+            return centroids @ self.features.T
+        rows = [r for r, p in enumerate(profiles) if len(p)]
+        start = 0
+        while start < len(rows):
+            # Group profiles until the stacked similarity block is big enough.
+            stop, size = start, 0
+            while stop < len(rows) and (
+                size == 0 or size + len(profiles[rows[stop]]) <= _BLOCK_ROWS
+            ):
+                size += len(profiles[rows[stop]])
+                stop += 1
+            group = rows[start:stop]
+            stacked = np.concatenate([profiles[r] for r in group])
+            similarity = self.features[stacked] @ self.features.T  # (size, n_items)
+            offsets = np.cumsum([0] + [len(profiles[r]) for r in group[:-1]])
+            scores[group] = np.maximum.reduceat(similarity, offsets, axis=0)
+            start = stop
+        return scores
+
+    def explain_profiles(self, profiles: list[np.ndarray], items: np.ndarray) -> np.ndarray:
+        """For each (profile, item), the profile item with the highest cosine to it.
+
+        profiles: n lists of item indices; items: (n, m) item indices (e.g. from
+        recommend_profiles), or (m,) shared by all profiles. Returns (n, m)
+        int64 item indices of the consumed works that drove each score; -1
+        where the profile is empty or the item is -1 (padding).
+        """
+        self._require_fitted()
+        items = np.asarray(items, dtype=np.int64)
+        if items.ndim == 1:
+            items = np.broadcast_to(items, (len(profiles), len(items)))
+        if len(items) != len(profiles):
+            raise ValueError(f"items has {len(items)} rows for {len(profiles)} profiles")
+        result = np.full(items.shape, -1, dtype=np.int64)
+        for row, profile in enumerate(profiles):
+            profile = np.asarray(profile, dtype=np.int64)
+            valid = items[row] >= 0
+            if not len(profile) or not valid.any():
+                continue
+            similarity = self.features[items[row, valid]] @ self.features[profile].T  # (m, |P|)
+            result[row, valid] = profile[np.argmax(similarity, axis=1)]
+        return result
+
+    def _weights(self) -> dict[str, np.ndarray]:
+        return {"features": self.features}
+
+    def _set_weights(self, weights: dict[str, np.ndarray]) -> None:
+        self.features = weights["features"]

@@ -1,0 +1,46 @@
+import os
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    """Every test writes media into its own temporary folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MEDIA_ROOT.mkdir()
+    return settings.MEDIA_ROOT
+
+
+def services_configured() -> bool:
+    return os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get(
+        "CELERY_BROKER_URL", ""
+    ).startswith("redis")
+
+
+@pytest.fixture
+def require_services():
+    """PostgreSQL and Redis: skipped on a laptop without them, never in CI."""
+    if not services_configured():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true but DATABASE_URL / CELERY_BROKER_URL do not point at PostgreSQL and Redis")
+        pytest.skip("set DATABASE_URL=postgres://… and CELERY_BROKER_URL=redis://… to run")
+
+
+@pytest.fixture
+def small_gallery(db):
+    """A demo gallery small enough for unit tests: 40 works, 10 collectors, 32 px images."""
+    from webapp.catalogue.demo_gallery import demo_gallery_create
+
+    demo_gallery_create(n_artworks=40, n_collectors=10, seed=3, image_size=32)
+
+
+@pytest.fixture
+def curator(django_user_model):
+    return django_user_model.objects.create_user("curator", password="pw-curator-1")
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_user(
+        "staff", password="pw-staff-1", is_staff=True, is_superuser=True
+    )

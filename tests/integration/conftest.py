@@ -1,0 +1,70 @@
+"""A real Celery worker process, sharing the test database, media folder and broker."""
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def database_url() -> str:
+    """The URL of the database this test runs on (pytest-django's test database)."""
+    conf = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{conf['NAME']}"
+    auth = conf["USER"] + (f":{conf['PASSWORD']}" if conf["PASSWORD"] else "")
+    return f"postgres://{auth}@{conf['HOST'] or '127.0.0.1'}:{conf['PORT'] or 5432}/{conf['NAME']}"
+
+
+@pytest.fixture
+def worker_env(settings, tmp_path):
+    """Point the site and the worker at the same media, broker folder and a fresh queue."""
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "VITRINE_VAR_DIR": str(tmp_path / "var"),
+        "VITRINE_QUEUE": queue,
+        "PYTHONUNBUFFERED": "1",
+    }
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        broker_dir = tmp_path / "broker"
+        settings.CELERY_BROKER_TRANSPORT_OPTIONS = {
+            "data_folder_in": str(broker_dir / "queue"),
+            "data_folder_out": str(broker_dir / "queue"),
+            "processed_folder": str(broker_dir / "processed"),
+            "store_processed": False,
+        }
+        env["VITRINE_BROKER_DIR"] = str(broker_dir)
+    return env
+
+
+def start_worker(env: dict, name: str, log_path: Path) -> subprocess.Popen:
+    command = [
+        sys.executable, "-m", "celery", "-A", "workers.celery", "worker",
+        "-Q", env["VITRINE_QUEUE"], "--concurrency", "1", "--pool", "prefork",
+        "--loglevel", "INFO", "-n", f"{name}@%h", "--without-gossip", "--without-mingle",
+    ]
+    log = log_path.open("wb")
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+@pytest.fixture
+def worker(worker_env, tmp_path):
+    log_path = tmp_path / "worker.log"
+    process = start_worker(worker_env, "w1", log_path)
+    process.log_path = log_path
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

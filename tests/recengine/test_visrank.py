@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from recengine import Interactions, create_model
+
+S = 1 / np.sqrt(2)  # cos between (1, 1) and an axis
+# Four items: item3 = (3, 4) is deliberately unnormalised: cos to x-axis .6, to y-axis .8
+FEATURES = np.array([[1, 0], [0, 1], [1, 1], [3, 4]], dtype=np.float32)
+
+
+def _fitted(aggregation):
+    data = Interactions(
+        user_ids=["u0", "u1"],
+        item_ids=["a", "b", "c", "d"],
+        users=[0, 0, 1],
+        items=[0, 1, 3],
+        item_features=FEATURES,
+    )
+    return create_model("visrank", aggregation=aggregation).fit(data)
+
+
+def test_visrank_max():
+    model = _fitted("max")
+    scores = model.score_profiles([[0, 1], [2], []])
+    # profile {0, 1}: max over cosines -> item0 1, item1 1, item2 max(S, S), item3 max(.6, .8)
+    np.testing.assert_allclose(scores[0], [1, 1, S, 0.8], rtol=1e-6)
+    # profile {2}: cos((1,1), (3,4)) = 7 / (5 sqrt 2)
+    np.testing.assert_allclose(scores[1], [S, S, 1, 7 / (5 * np.sqrt(2))], rtol=1e-6)
+    np.testing.assert_array_equal(scores[2], 0)  # empty profile
+    # training user 0 has exactly profile {0, 1}
+    np.testing.assert_allclose(model.score(np.array([0])), scores[:1], rtol=1e-6)
+
+
+def test_visrank_mean():
+    model = _fitted("mean")
+    scores = model.score_profiles([[0, 1], []])
+    np.testing.assert_allclose(scores[0], [0.5, 0.5, S, 0.7], rtol=1e-6)
+    np.testing.assert_array_equal(scores[1], 0)
+
+
+def test_visrank_explanations():
+    model = _fitted("max")
+    explained = model.explain_profiles(
+        [[0, 1], [3], []], np.array([[3, 0, -1], [0, 1, 2], [0, 1, 2]])
+    )
+    # item3 is closer to item1 (.8 > .6); item0 is explained by itself; -1 is padding
+    assert explained.tolist() == [[1, 0, -1], [3, 3, 3], [-1, -1, -1]]
+
+
+def test_visrank_recommend_profiles_with_exclusions():
+    model = _fitted("max")
+    items, scores = model.recommend_profiles([[0, 1]], k=3, exclude=[[0, 1]])
+    assert items.tolist() == [[3, 2]]  # only two candidates left: fewer than k
+    np.testing.assert_allclose(scores, [[0.8, S]], rtol=1e-6)
+    unsold = np.array([True, True, True, False])
+    items, scores = model.recommend_profiles(
+        [[0, 1], [3]], k=3, exclude=[[0, 1], [3]], candidates_mask=unsold
+    )
+    assert items.tolist() == [[2, -1, -1], [2, 1, 0]]  # row 0 padded, scores -inf
+    assert np.isneginf(scores[0, 1:]).all()
+
+
+def test_visrank_requires_features():
+    data = Interactions(user_ids=["u"], item_ids=["a"], users=[0], items=[0])
+    with pytest.raises(ValueError, match="visrank needs item_features"):
+        create_model("visrank").fit(data)
+    with pytest.raises(ValueError, match="aggregation"):
+        create_model("visrank", aggregation="median")

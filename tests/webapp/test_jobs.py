@@ -1,0 +1,76 @@
+import pytest
+
+from webapp.jobs.models import TrainingJob
+from webapp.jobs.running import training_job_run
+from webapp.jobs.services import training_job_create, training_job_enqueue
+
+pytestmark = pytest.mark.django_db
+
+
+def test_job_runs_once_even_when_delivered_twice(small_gallery):
+    job = training_job_create(method="popularity")
+    assert training_job_run(job_id=job.pk) == "succeeded"
+    assert training_job_run(job_id=job.pk) == "skipped"
+    job.refresh_from_db()
+    assert job.attempts == 1
+    assert job.status == TrainingJob.Status.SUCCEEDED and job.progress == 1.0
+    assert job.started_at <= job.finished_at
+
+
+def test_visrank_job_extracts_features_and_records_metrics_and_artefact(small_gallery, media_root):
+    job = training_job_create(method="visrank")
+    training_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == TrainingJob.Status.SUCCEEDED, job.error
+    assert job.feature_set and job.feature_set.name == "handcrafted"
+    for key in ("AUC", "Recall@10", "NDCG@10", "Recall@20", "NDCG@20"):
+        assert 0.0 <= job.metrics[key] <= 1.0
+    assert (media_root / job.artefact_path / "config.json").exists()
+    assert job.artefact_size > 0 and len(job.artefact_sha256) == 64
+
+
+def test_feature_job_writes_a_feature_set(small_gallery):
+    from webapp.catalogue.models import Artwork
+
+    job = training_job_create(method="handcrafted", kind=TrainingJob.Kind.EXTRACT)
+    training_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == TrainingJob.Status.SUCCEEDED, job.error
+    assert job.feature_set.n_items == Artwork.objects.count()
+
+
+def test_failing_job_records_the_error_and_no_artefact(small_gallery, monkeypatch):
+    def broken_fit(self, *args, **kwargs):
+        raise RuntimeError("model exploded")
+
+    from recengine.models.popularity import Popularity
+
+    monkeypatch.setattr(Popularity, "fit", broken_fit)
+    job = training_job_create(method="popularity")
+    assert training_job_run(job_id=job.pk) == "failed"
+    job.refresh_from_db()
+    assert job.status == TrainingJob.Status.FAILED
+    assert "model exploded" in job.error
+    assert job.artefact_path == "" and job.finished_at is not None
+
+
+def test_unreachable_broker_fails_the_job_with_a_clear_message(settings):
+    from webapp.jobs import services
+
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {}
+    services._celery_client.cache_clear()
+    job = TrainingJob.objects.create(method="popularity")
+    training_job_enqueue(job_id=job.pk)
+    job.refresh_from_db()
+    services._celery_client.cache_clear()
+    assert job.status == TrainingJob.Status.FAILED
+    assert "Could not reach the task broker" in job.error
+
+
+def test_second_default_run_reuses_trained_methods(small_gallery):
+    from webapp.jobs.services import default_training_jobs_create
+
+    first = default_training_jobs_create(only_missing=True)
+    assert {j.method for j in first} >= {"popularity", "visrank"}
+    assert default_training_jobs_create(only_missing=True) == []

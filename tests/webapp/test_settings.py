@@ -1,0 +1,71 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "VITRINE_ENV"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_refuses_to_start_without_secret_key():
+    result = manage("check", VITRINE_ENV="production", ALLOWED_HOSTS="vitrine.example")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_production_settings_pass_check_deploy():
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        VITRINE_ENV="production",
+        SECRET_KEY="x" * 20 + "a-long-random-production-secret-key-0123456789",
+        ALLOWED_HOSTS="vitrine.example",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_debug_is_off_in_production(monkeypatch):
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; print(settings.DEBUG, settings.ALLOWED_HOSTS)",
+        VITRINE_ENV="production",
+        SECRET_KEY="s" * 60,
+        ALLOWED_HOSTS="a.example,b.example",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False ['a.example', 'b.example']"
+
+
+def test_environment_overrides_database_and_media(tmp_path):
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; d = settings.DATABASES['default'];"
+        " print(d['ENGINE'], d['NAME'], settings.MEDIA_ROOT, settings.CELERY_BROKER_URL)",
+        DATABASE_URL="postgres://u@db.example:5432/gallery",
+        MEDIA_ROOT=str(tmp_path),
+        CELERY_BROKER_URL="redis://cache.example:6379/0",
+    )
+    assert result.returncode == 0, result.stderr
+    engine, name, media, broker = result.stdout.split()
+    assert engine == "django.db.backends.postgresql"
+    assert name == "gallery"
+    assert media == str(tmp_path)
+    assert broker == "redis://cache.example:6379/0"

@@ -1,0 +1,72 @@
+"""The catalogue as an engine dataset. recengine never imports Django, so the bridge lives here."""
+
+import numpy as np
+
+from webapp.catalogue.models import Artwork, Collector, FeatureSet, Interaction
+from webapp.catalogue.selectors import feature_set_load
+
+# What a collector "consumed": a purchase or a like says they wanted the work; a view does not.
+CONSUMED_KINDS = (Interaction.Kind.PURCHASE, Interaction.Kind.LIKE)
+
+
+def item_key(artwork_id: int) -> str:
+    return str(artwork_id)
+
+
+def user_key(collector_id: int) -> str:
+    return str(collector_id)
+
+
+def catalogue_interactions(
+    *,
+    kinds: tuple[str, ...] = CONSUMED_KINDS,
+    feature_set: FeatureSet | None = None,
+    with_hidden_tastes: bool = False,
+):
+    """Build a recengine.Interactions of the whole catalogue (every artwork, sold or not).
+
+    Engine ids are primary keys as strings. Item features, when given, follow the catalogue
+    order; an artwork the feature set lacks raises, since a silent zero vector would rank
+    it as nonsense.
+    """
+    from recengine import Interactions
+
+    artwork_ids = list(Artwork.objects.order_by("id").values_list("id", flat=True))
+    collector_ids = list(Collector.objects.order_by("id").values_list("id", flat=True))
+    rows = list(
+        Interaction.objects.filter(kind__in=kinds)
+        .order_by("timestamp", "id")
+        .values_list("collector_id", "artwork_id", "timestamp", "rating")
+    )
+    item_features = None
+    if feature_set is not None:
+        ids, vectors = feature_set_load(feature_set=feature_set)
+        position = {int(pk): row for row, pk in enumerate(ids)}
+        missing = [pk for pk in artwork_ids if pk not in position]
+        if missing:
+            raise ValueError(
+                f"feature set {feature_set} lacks {len(missing)} artworks (first: id {missing[0]}); "
+                "extract features again"
+            )
+        item_features = vectors[[position[pk] for pk in artwork_ids]]
+    user_latent = item_latent = None
+    if with_hidden_tastes:
+        tastes = dict(Collector.objects.values_list("id", "hidden_taste"))
+        styles = dict(Artwork.objects.values_list("id", "hidden_style"))
+        if all(tastes.get(pk) for pk in collector_ids) and all(styles.get(pk) for pk in artwork_ids):
+            user_latent = np.asarray([tastes[pk] for pk in collector_ids], dtype=np.float32)
+            item_latent = np.asarray([styles[pk] for pk in artwork_ids], dtype=np.float32)
+    return Interactions.from_records(
+        user_ids=[user_key(r[0]) for r in rows],
+        item_ids=[item_key(r[1]) for r in rows],
+        timestamps=np.asarray([r[2].timestamp() for r in rows], dtype=np.float64),
+        all_user_ids=[user_key(pk) for pk in collector_ids],
+        all_item_ids=[item_key(pk) for pk in artwork_ids],
+        item_features=item_features,
+        user_latent=user_latent,
+        item_latent=item_latent,
+    )
+
+
+def has_hidden_tastes() -> bool:
+    return Collector.objects.exclude(hidden_taste=None).exists()

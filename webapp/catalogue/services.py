@@ -1,0 +1,81 @@
+"""Writes to the catalogue. Views, commands and tasks call these; they hold no logic of their own."""
+
+import hashlib
+import io
+from pathlib import PurePosixPath
+
+import numpy as np
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from webapp.catalogue.models import Artwork, FeatureSet
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def safe_file_stem(value: str) -> str:
+    """A file-name stem built from an id: no separators, no dots, so no path traversal."""
+    cleaned = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(value))
+    return cleaned.strip("_")[:80] or "item"
+
+
+def artwork_image_save(*, artwork: Artwork, data: bytes, extension: str = ".jpg") -> None:
+    """Store an artwork's image under a name derived from its id, and record the checksum.
+
+    The caller's file name is never used as a path: only its extension, checked here.
+    """
+    extension = extension.lower()
+    if extension not in {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}:
+        extension = ".img"
+    checksum = sha256_bytes(data)
+    if artwork.image_checksum == checksum and artwork.image:
+        return
+    name = f"{safe_file_stem(artwork.external_id)}-{checksum[:12]}{extension}"
+    if artwork.image:
+        artwork.image.delete(save=False)
+    artwork.image.save(name, ContentFile(data), save=False)
+    artwork.image_checksum = checksum
+    artwork.save(update_fields=["image", "image_checksum"])
+
+
+def feature_set_create(
+    *, name: str, source: str, artwork_ids: list[int], vectors: np.ndarray
+) -> FeatureSet:
+    """Save item vectors (n_items, dim) keyed by Artwork primary key as a new FeatureSet.
+
+    The file is written completely before the row exists, so a crash never leaves a row
+    pointing at half a file.
+    """
+    vectors = np.asarray(vectors, dtype=np.float32)
+    ids = np.asarray(artwork_ids, dtype=np.int64)
+    if vectors.ndim != 2 or len(ids) != len(vectors):
+        raise ValueError(
+            f"vectors must be (n_items, dim) matching {len(ids)} ids, got {vectors.shape}"
+        )
+    buffer = io.BytesIO()
+    np.savez(buffer, artwork_ids=ids, vectors=vectors)
+    data = buffer.getvalue()
+    checksum = sha256_bytes(data)
+    stem = safe_file_stem(name)
+    path = default_storage.save(
+        str(PurePosixPath("features") / f"{stem}-{checksum[:12]}.npz"), ContentFile(data)
+    )
+    try:
+        with transaction.atomic():
+            feature_set = FeatureSet(
+                name=name,
+                source=source,
+                sha256=checksum,
+                size_bytes=len(data),
+                dim=vectors.shape[1],
+                n_items=vectors.shape[0],
+            )
+            feature_set.file.name = path
+            feature_set.save()
+    except Exception:
+        default_storage.delete(path)
+        raise
+    return feature_set

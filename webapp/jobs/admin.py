@@ -1,0 +1,99 @@
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+from django.shortcuts import redirect
+from django.urls import path
+from django.views.decorators.http import require_POST
+
+from webapp.jobs.methods import extractors, trainable_models, validate_method
+from webapp.jobs.models import TrainingJob
+from webapp.jobs.services import (
+    JobError,
+    default_training_jobs_create,
+    training_job_create,
+    training_job_rerun,
+)
+
+
+class TrainingJobAddForm(forms.ModelForm):
+    """Adding a job in the admin queues it: method from the engine registry, params optional."""
+
+    method = forms.ChoiceField()
+
+    class Meta:
+        model = TrainingJob
+        fields = ["kind", "method", "params"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        names = sorted(set(trainable_models()) | set(extractors()))
+        self.fields["method"].choices = [(n, n) for n in names]
+        self.fields["params"].required = False
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            validate_method(kind=cleaned.get("kind", ""), method=cleaned.get("method", ""))
+        except JobError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return cleaned
+
+
+@admin.register(TrainingJob)
+class TrainingJobAdmin(admin.ModelAdmin):
+    list_display = ["id", "kind", "method", "status", "progress_percent", "metric_summary",
+                    "created_at", "finished_at", "worker"]
+    list_filter = ["status", "kind", "method"]
+    actions = ["run_again", "train_default_methods"]
+
+    change_list_template = "admin/jobs/trainingjob/change_list.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(require_POST(self.train_defaults_view))
+        return [path("train-defaults/", view, name="jobs_trainingjob_train_defaults"),
+                *super().get_urls()]
+
+    def train_defaults_view(self, request):
+        if not self.has_add_permission(request):
+            messages.error(request, "You may not start training.")
+        else:
+            jobs = default_training_jobs_create(user=request.user)
+            self.message_user(request, f"Queued {len(jobs)} default trainings.", messages.SUCCESS)
+        return redirect("admin:jobs_trainingjob_changelist")
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = TrainingJobAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return [f.name for f in TrainingJob._meta.fields]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return  # a job's record is written by the worker, never edited by hand
+        with transaction.atomic():
+            job = training_job_create(
+                kind=obj.kind, method=obj.method, params=obj.params or {}, user=request.user
+            )
+        obj.pk = job.pk
+        obj.refresh_from_db()
+
+    @admin.display(description="Recall@20 / NDCG@20")
+    def metric_summary(self, obj: TrainingJob) -> str:
+        recall, ndcg = obj.metrics.get("Recall@20"), obj.metrics.get("NDCG@20")
+        return "—" if recall is None else f"{recall:.3f} / {ndcg:.3f}"
+
+    @admin.action(description="Train the selected jobs' methods again")
+    def run_again(self, request, queryset):
+        jobs = [training_job_rerun(job=job, user=request.user) for job in queryset]
+        self.message_user(request, f"Queued {len(jobs)} jobs.", messages.SUCCESS)
+
+    @admin.action(description="Train all default methods")
+    def train_default_methods(self, request, queryset):
+        jobs = default_training_jobs_create(user=request.user)
+        self.message_user(
+            request, f"Queued {', '.join(j.method for j in jobs)}.", messages.SUCCESS
+        )

@@ -1,0 +1,63 @@
+"""What can be trained: the engine's registries, seen from the site.
+
+A model registered in recengine appears here, in the training form and on the
+collector page, with no change to this file.
+"""
+
+from webapp.jobs.models import TrainingJob
+
+# Trained by `make demo` and the "train defaults" button. The oracle joins only when the
+# data has hidden tastes (the demo gallery), as the upper line to compare against.
+DEFAULT_METHODS = ("popularity", "visrank", "random")
+ORACLE = "oracle"
+DEFAULT_EXTRACTOR = "handcrafted"
+
+
+def trainable_models() -> list[str]:
+    from recengine import list_models
+
+    return list(list_models())
+
+
+def extractors() -> list[str]:
+    from recengine import list_extractors
+
+    return list(list_extractors())
+
+
+def default_methods() -> list[str]:
+    from webapp.catalogue.datasets import has_hidden_tastes
+
+    methods = [m for m in DEFAULT_METHODS if m in trainable_models()]
+    if ORACLE in trainable_models() and has_hidden_tastes():
+        methods.append(ORACLE)
+    return methods
+
+
+def validate_method(*, kind: str, method: str) -> None:
+    from webapp.jobs.services import JobError
+
+    choices = trainable_models() if kind == TrainingJob.Kind.TRAIN else extractors()
+    if kind not in TrainingJob.Kind.values:
+        raise JobError(f"unknown job kind {kind!r}")
+    if method not in choices:
+        raise JobError(f"unknown method {method!r}; choose one of: {', '.join(choices)}")
+
+
+def method_defaults(*, kind: str, method: str) -> dict:
+    """Default hyperparameters of a model, plus the site's own knobs for it."""
+    if kind != TrainingJob.Kind.TRAIN:
+        return {}
+    from recengine import model_info
+
+    info = model_info(method)
+    params = dict(info["defaults"])
+    if "item_features" in info["needs"]:
+        params.setdefault("features", DEFAULT_EXTRACTOR)
+    return params
+
+
+def method_needs(method: str) -> tuple[str, ...]:
+    from recengine import model_info
+
+    return tuple(model_info(method)["needs"])

@@ -1,0 +1,132 @@
+"""Recommendations for the site, from the active model of a method."""
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+from django.conf import settings
+from django.core.files.storage import default_storage
+
+from webapp.catalogue.datasets import CONSUMED_KINDS, item_key, user_key
+from webapp.catalogue.models import Artwork, Collector, Interaction
+from webapp.jobs.models import TrainingJob
+from webapp.jobs.selectors import training_job_active
+
+MODEL_FILES = ("config.json", "weights.safetensors")
+_cache: dict[tuple[int, str], object] = {}
+_cache_lock = threading.Lock()
+
+
+@dataclass
+class Recommendation:
+    artwork: Artwork
+    score: float
+    because: Artwork | None = None  # the consumed work that drove the score, when known
+
+    @property
+    def score_label(self) -> str:
+        return f"{self.score:.3f}"
+
+
+@dataclass
+class RecommendationList:
+    job: TrainingJob
+    items: list[Recommendation]
+
+
+def model_for_job(job: TrainingJob):
+    """Load a job's model once per process; files are copied from storage to a local cache
+    keyed by the artefact hash, so a changed artefact is never served from a stale copy."""
+    key = (job.pk, job.artefact_sha256)
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+    from recengine import load_model
+
+    local = Path(settings.VAR_DIR) / "model-cache" / f"{job.pk}-{job.artefact_sha256[:16]}"
+    if not all((local / name).exists() for name in MODEL_FILES):
+        local.mkdir(parents=True, exist_ok=True)
+        for name in MODEL_FILES:
+            with default_storage.open(str(PurePosixPath(job.artefact_path) / name), "rb") as src:
+                (local / f".{name}.part").write_bytes(src.read())
+            (local / f".{name}.part").replace(local / name)
+    model = load_model(local)
+    with _cache_lock:
+        _cache[key] = model
+    return model
+
+
+def collector_consumed(*, collector: Collector):
+    """Purchases and likes, oldest first."""
+    return (
+        Interaction.objects.filter(collector=collector, kind__in=CONSUMED_KINDS)
+        .select_related("artwork", "artwork__artist")
+        .order_by("timestamp", "id")
+    )
+
+
+def collector_recommendations(
+    *, collector: Collector, method: str, k: int = 20
+) -> RecommendationList | None:
+    """Top-k available works for a collector, never one they own or liked and never a sold one.
+
+    The profile is what the collector consumed up to now, so a purchase made after training
+    already shapes the list for models that can fold a profile in.
+    """
+    job = training_job_active(method=method)
+    if job is None:
+        return None
+    model = model_for_job(job)
+    item_ids = np.asarray(model.item_ids)
+    position = {key: i for i, key in enumerate(item_ids)}
+
+    owned_ids = set(
+        Interaction.objects.filter(collector=collector).exclude(kind=Interaction.Kind.VIEW)
+        .values_list("artwork_id", flat=True)
+    )
+    consumed = [i.artwork_id for i in collector_consumed(collector=collector)]
+    profile = np.asarray(
+        list(dict.fromkeys(position[item_key(a)] for a in consumed if item_key(a) in position)),
+        dtype=np.int64,
+    )
+    exclude = np.asarray(
+        [position[item_key(a)] for a in owned_ids if item_key(a) in position], dtype=np.int64
+    )
+    available = set(Artwork.objects.filter(is_sold=False).values_list("id", flat=True))
+    candidates = np.asarray([int(key) in available for key in item_ids], dtype=bool)
+
+    try:
+        items, scores = model.recommend_profiles(
+            [profile], k, exclude=[exclude], candidates_mask=candidates
+        )
+    except NotImplementedError:
+        user_index = model.user_index([user_key(collector.pk)])[0]
+        if user_index < 0:
+            return RecommendationList(job=job, items=[])
+        all_scores = model.score(np.asarray([user_index]))[0].astype(np.float64)
+        all_scores[~candidates] = -np.inf
+        all_scores[exclude] = -np.inf
+        order = np.argsort(-all_scores, kind="stable")[:k]
+        order = order[np.isfinite(all_scores[order])]
+        items, scores = order[None, :], all_scores[order][None, :]
+
+    keep = np.asarray(items[0]) >= 0  # rows narrower than k are padded with -1
+    items, scores = np.asarray(items[0])[keep][None, :], np.asarray(scores[0])[keep][None, :]
+    chosen = [int(item_ids[i]) for i in items[0]]
+    explanations = [None] * len(chosen)
+    if hasattr(model, "explain_profiles") and len(profile):
+        drivers = model.explain_profiles([profile], np.asarray(items[0]))[0]
+        explanations = [int(item_ids[d]) if d >= 0 else None for d in drivers]
+    needed = set(chosen) | {e for e in explanations if e is not None}
+    artworks = Artwork.objects.select_related("artist").in_bulk(list(needed))
+    result = [
+        Recommendation(
+            artwork=artworks[pk],
+            score=float(score),
+            because=artworks.get(because) if because is not None else None,
+        )
+        for pk, score, because in zip(chosen, scores[0], explanations, strict=True)
+        if pk in artworks
+    ]
+    return RecommendationList(job=job, items=result)
