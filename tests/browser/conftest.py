@@ -9,9 +9,14 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
-# live_server runs in a thread beside Playwright's event loop; Django's async guard would
-# refuse the ORM calls the tests make. Set here only, for the browser tests.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True)
+def allow_orm_beside_playwright(monkeypatch):
+    """Playwright's sync API runs an event loop in this thread, so Django's async guard would
+    refuse the ORM calls the tests make. Allowed for the browser tests only, and only while
+    each one runs (a subprocess started later must not inherit it)."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture(scope="session")

@@ -36,6 +36,8 @@ def worker_env(settings, tmp_path):
     }
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
         broker_dir = tmp_path / "broker"
+        for folder in ("queue", "processed"):
+            (broker_dir / folder).mkdir(parents=True)
         settings.CELERY_BROKER_TRANSPORT_OPTIONS = {
             "data_folder_in": str(broker_dir / "queue"),
             "data_folder_out": str(broker_dir / "queue"),
