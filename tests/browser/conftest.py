@@ -10,13 +10,11 @@ CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
-
-@pytest.fixture(autouse=True)
-def allow_orm_beside_playwright(monkeypatch):
-    """Playwright's sync API runs an event loop in this thread, so Django's async guard would
-    refuse the ORM calls the tests make. Allowed for the browser tests only, and only while
-    each one runs (a subprocess started later must not inherit it)."""
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# Playwright's sync API leaves an event loop running in the main thread for the session,
+# so Django's async guard would refuse every later ORM call (test bodies, database
+# teardown, even other test folders). Set here only, in the browser tests' conftest;
+# tests that start subprocesses strip it (see tests/subprocess_env.py).
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 
 @pytest.fixture(scope="session")

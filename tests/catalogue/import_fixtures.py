@@ -10,21 +10,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-ITEM_HEADER = [
-    "item_id",
-    "title",
-    "artist",
-    "year",
-    "medium",
-    "style_tags",
-    "width_cm",
-    "height_cm",
-    "price",
-    "listed_at",
-    "sold",
-    "image",
-]
-INTERACTION_HEADER = ["user_id", "item_id", "timestamp", "kind", "rating", "evaluation"]
+from webapp.catalogue.importing.rows import (
+    INTERACTION_OPTIONAL,
+    INTERACTION_REQUIRED,
+    ITEM_OPTIONAL,
+    ITEM_REQUIRED,
+)
+
+#: The columns the importer knows, required ones first.
+ITEM_HEADER = [*ITEM_REQUIRED, *ITEM_OPTIONAL]
+INTERACTION_HEADER = [*INTERACTION_REQUIRED, *INTERACTION_OPTIONAL]
 
 
 def image_bytes(seed: int = 0, size: tuple[int, int] = (16, 16), fmt: str = "PNG") -> bytes:

@@ -22,8 +22,8 @@ from tests.catalogue.import_fixtures import (
     write_npy,
     write_npz,
 )
-from webapp.catalogue import importing
 from webapp.catalogue.importing import ImportFailed, gallery_import, parse_when
+from webapp.catalogue.importing import writing as importing  # feature_set_create
 from webapp.catalogue.models import Artist, Artwork, Collector, FeatureSet, Interaction
 from webapp.catalogue.selectors import feature_set_load
 

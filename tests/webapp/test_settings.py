@@ -1,13 +1,14 @@
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.subprocess_env import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "VITRINE_ENV"}}
+    clean = subprocess_env(drop=("SECRET_KEY", "DEBUG", "VITRINE_ENV"))
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,

@@ -1,0 +1,125 @@
+"""The entry point, `gallery_import`: validate everything, plan, then write.
+
+See the package docstring for the three phases.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from webapp.catalogue.importing.embeddings import Embeddings, load_embeddings
+from webapp.catalogue.importing.images import ImageSource, validate_images
+from webapp.catalogue.importing.planning import existing_artwork_pks, make_plan
+from webapp.catalogue.importing.report import (
+    ImportFailed,
+    ImportReport,
+    Problem,
+    ProgressCallback,
+)
+from webapp.catalogue.importing.rows import InteractionRow, parse_interactions, parse_items
+from webapp.catalogue.importing.writing import write
+
+
+def gallery_import(
+    *,
+    items_path: str | os.PathLike,
+    interactions_path: str | os.PathLike,
+    images_dir: str | os.PathLike | None = None,
+    embeddings_path: str | os.PathLike | None = None,
+    embeddings_name: str = "imported",
+    dry_run: bool = False,
+    progress: ProgressCallback | None = None,
+) -> ImportReport:
+    """Validate and import a gallery; raise ImportFailed (nothing written) on any problem.
+
+    `progress(stage, done, total)` is called now and then, e.g. to drive a progress bar.
+    With `dry_run` everything is validated and counted against the database, and nothing
+    is written.
+    """
+    items_path = Path(items_path)
+    interactions_path = Path(interactions_path)
+    report = ImportReport(
+        items_file=items_path.name, interactions_file=interactions_path.name, dry_run=dry_run
+    )
+    embeddings_name = (embeddings_name or "").strip()
+    if not embeddings_name or len(embeddings_name) > 100:
+        report.problems.append(
+            Problem("--embeddings-name", None, "must be 1 to 100 characters long")
+        )
+
+    # 1. Validate.
+    if progress:
+        progress("items", 0, None)
+    items, rejected = parse_items(items_path, report)
+    rows_with_ids = sorted([*items.values(), *rejected], key=lambda item: item.line)
+    rows_with_ids = [item for item in rows_with_ids if item.item_id]
+    mentioned = {item.item_id for item in rows_with_ids}
+    images: dict[str, ImageSource] = {}
+    if images_dir is not None:
+        images = validate_images(Path(images_dir), rows_with_ids, items_path.name, report, progress)
+    elif any(item.image_value for item in items.values()):
+        report.notes.append(
+            f"{items_path.name}: the image column was ignored because no images folder was given"
+        )
+    if progress:
+        progress("interactions", 0, None)
+    interactions = parse_interactions(interactions_path, report)
+    embeddings = None
+    if embeddings_path is not None:
+        embeddings = load_embeddings(Path(embeddings_path), report)
+
+    embeddings_file = Path(embeddings_path).name if embeddings_path is not None else ""
+    other_pks = _check_references(mentioned, interactions, embeddings, embeddings_file, report)
+    if report.problems:
+        order = {items_path.name: 0, interactions_path.name: 1}
+        report.problems.sort(key=lambda p: (order.get(p.file, 2), p.line or 0))
+        raise ImportFailed(report)
+
+    # 2. Plan.
+    plan = make_plan(items, images, interactions, other_pks, embeddings, embeddings_name, report)
+    if dry_run:
+        return report
+
+    # 3. Write, all or nothing.
+    write(plan, items, embeddings, embeddings_name, report, progress)
+    return report
+
+
+def _check_references(
+    mentioned: set[str],
+    interactions: list[InteractionRow],
+    embeddings: Embeddings | None,
+    embeddings_file: str,
+    report: ImportReport,
+) -> dict[str, int]:
+    """Item ids that are not in the items file must already be in the database.
+
+    Return the database pks of those that are, by external_id; report the others.
+    """
+    referenced = {row.item_id for row in interactions} | set(
+        embeddings.item_ids if embeddings else ()
+    )
+    other_pks = existing_artwork_pks(referenced - mentioned)
+    for row in interactions:
+        if row.item_id not in mentioned and row.item_id not in other_pks:
+            report.problems.append(
+                Problem(
+                    report.interactions_file,
+                    row.line,
+                    f"unknown item_id {row.item_id!r} (not in {report.items_file} "
+                    "nor in the catalogue)",
+                )
+            )
+    if embeddings is not None:
+        for row, item_id in enumerate(embeddings.item_ids, start=1):
+            if item_id not in mentioned and item_id not in other_pks:
+                report.problems.append(
+                    Problem(
+                        embeddings_file,
+                        None,
+                        f"row {row}: unknown item id {item_id!r} (not in {report.items_file} "
+                        "nor in the catalogue)",
+                    )
+                )
+    return other_pks

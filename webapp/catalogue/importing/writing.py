@@ -1,0 +1,260 @@
+"""Phase 3: write the plan inside one transaction, all or nothing.
+
+Image files and the feature-set file are not covered by the database transaction, so every
+file stored here is remembered and deleted again if anything fails; files that become obsolete
+(a replaced image) are only deleted once the transaction has committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import partial
+
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from webapp.catalogue.importing.embeddings import Embeddings
+from webapp.catalogue.importing.planning import (
+    Plan,
+    artists_by_name,
+    artworks_by_external_id,
+    chunks,
+    collector_pks,
+)
+from webapp.catalogue.importing.report import (
+    ImportFailed,
+    ImportReport,
+    Problem,
+    ProgressCallback,
+    progress_tick,
+    short_error,
+)
+from webapp.catalogue.importing.rows import ItemRow
+from webapp.catalogue.models import Artist, Artwork, Collector, FeatureSet, Interaction
+from webapp.catalogue.services import artwork_image_save, feature_set_create
+
+BULK_BATCH = 1000
+
+
+def write(
+    plan: Plan,
+    items: dict[str, ItemRow],
+    embeddings: Embeddings | None,
+    embeddings_name: str,
+    report: ImportReport,
+    progress: ProgressCallback | None,
+) -> None:
+    """Write the plan in one transaction; on any failure delete the files stored so far.
+
+    A unique-constraint clash (someone else changed the catalogue meanwhile) is reported as
+    ImportFailed; any other exception is re-raised as it is.
+    """
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            _write_plan(plan, items, embeddings, embeddings_name, report, stored, progress)
+    except IntegrityError as error:
+        _cleanup(stored)
+        report.problems.append(
+            Problem(
+                "database",
+                None,
+                f"the catalogue changed during the import ({short_error(error)}); run it again",
+            )
+        )
+        raise ImportFailed(report) from error
+    except BaseException:
+        _cleanup(stored)
+        raise
+    report.written = True
+
+
+def _write_plan(
+    plan: Plan,
+    items: dict[str, ItemRow],
+    embeddings: Embeddings | None,
+    embeddings_name: str,
+    report: ImportReport,
+    stored: list[str],
+    progress: ProgressCallback | None,
+) -> None:
+    artists = _write_artists(plan)
+    if progress:
+        progress("artworks", 0, len(items))
+    artworks = _write_artworks(plan, artists)
+    if progress:
+        progress("artworks", len(items), len(items))
+    _store_images(plan, artworks, report, stored, progress)
+    collectors = _write_collectors(plan)
+    artwork_pks = plan.artwork_pks(artworks)
+    if progress:
+        progress("interactions", 0, len(plan.new_interactions))
+    _write_interactions(plan, collectors, artwork_pks)
+    if progress:
+        progress("interactions", len(plan.new_interactions), len(plan.new_interactions))
+    if embeddings is not None:
+        _write_feature_set(plan, embeddings, embeddings_name, artwork_pks, report, stored)
+
+
+def _write_artists(plan: Plan) -> dict[str, Artist]:
+    """Create the new artists; return every artist of the import by name."""
+    new_artists = []
+    for name in plan.new_artists:
+        new_artists.append(Artist(name=name, external_id=name if len(name) <= 100 else None))
+    taken = set()
+    for chunk in chunks([a.external_id for a in new_artists if a.external_id]):
+        taken.update(
+            Artist.objects.filter(external_id__in=chunk).values_list("external_id", flat=True)
+        )
+    for artist in new_artists:
+        if artist.external_id in taken:
+            artist.external_id = None
+    Artist.objects.bulk_create(new_artists, batch_size=BULK_BATCH)
+    artists = dict(plan.artists_by_name)
+    artists.update({artist.name: artist for artist in new_artists})
+    if any(artist.pk is None for artist in new_artists):  # a backend without RETURNING
+        artists.update(artists_by_name([a.name for a in new_artists]))
+    return artists
+
+
+def _write_artworks(plan: Plan, artists: dict[str, Artist]) -> dict[str, Artwork]:
+    """Create the new artworks and update the changed ones; return all by external_id."""
+    now = timezone.now()
+    new_artworks = []
+    for item in plan.new_items:
+        artwork = Artwork(
+            external_id=item.item_id,
+            title=item.title,
+            artist=artists[item.artist],
+            listed_at=item.listed_at or now,
+            **item.values,
+        )
+        new_artworks.append(artwork)
+    Artwork.objects.bulk_create(new_artworks, batch_size=BULK_BATCH)
+    artworks = dict(plan.artworks)
+    artworks.update({artwork.external_id: artwork for artwork in new_artworks})
+    if any(artwork.pk is None for artwork in new_artworks):
+        artworks.update(artworks_by_external_id([a.external_id for a in new_artworks]))
+    changed_fields: set[str] = set()
+    changed_objects = []
+    for item, changes in plan.changed_items:
+        artwork = artworks[item.item_id]
+        artwork.title = item.title
+        artwork.artist = artists[item.artist]
+        for name, value in item.values.items():
+            setattr(artwork, name, value)
+        if item.listed_at is not None:
+            artwork.listed_at = item.listed_at
+        changed_fields.update(changes)
+        changed_objects.append(artwork)
+    if changed_objects:
+        Artwork.objects.bulk_update(changed_objects, sorted(changed_fields), batch_size=BULK_BATCH)
+    return artworks
+
+
+def _store_images(
+    plan: Plan,
+    artworks: dict[str, Artwork],
+    report: ImportReport,
+    stored: list[str],
+    progress: ProgressCallback | None,
+) -> None:
+    """Store each image, re-read to make sure it is the file that was validated."""
+    total = len(plan.images_to_store)
+    for done, image in enumerate(plan.images_to_store, start=1):
+        artwork = artworks[image.item_id]
+        data = image.path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != image.checksum:
+            report.problems.append(
+                Problem(
+                    report.items_file,
+                    image.line,
+                    f"image {image.display!r} changed during the import",
+                )
+            )
+            raise ImportFailed(report)
+        old_name = artwork.image.name if artwork.image else ""
+        artwork.image = ""  # keep the old file until the transaction has committed
+        artwork_image_save(artwork=artwork, data=data, extension=image.extension)
+        stored.append(artwork.image.name)
+        if old_name and old_name != artwork.image.name:
+            transaction.on_commit(partial(_delete_quietly, old_name))
+        progress_tick(progress, "storing images", done, total)
+
+
+def _write_collectors(plan: Plan) -> dict[str, int]:
+    """Create the new collectors; return every collector's pk by external_id."""
+    new_collectors = [Collector(external_id=user) for user in plan.new_collectors]
+    Collector.objects.bulk_create(new_collectors, batch_size=BULK_BATCH)
+    collectors = dict(plan.collectors)
+    collectors.update({c.external_id: c.pk for c in new_collectors})
+    if any(c.pk is None for c in new_collectors):
+        collectors.update(collector_pks(plan.new_collectors))
+    return collectors
+
+
+def _write_interactions(
+    plan: Plan, collectors: dict[str, int], artwork_pks: dict[str, int]
+) -> None:
+    Interaction.objects.bulk_create(
+        (
+            Interaction(
+                collector_id=collectors[row.user_id],
+                artwork_id=artwork_pks[row.item_id],
+                kind=row.kind,
+                rating=row.rating,
+                timestamp=row.timestamp,
+                is_evaluation=row.is_evaluation,
+            )
+            for row in plan.new_interactions
+        ),
+        batch_size=BULK_BATCH,
+    )
+    if plan.changed_interactions:
+        Interaction.objects.bulk_update(
+            [
+                Interaction(pk=pk, rating=row.rating, is_evaluation=row.is_evaluation)
+                for pk, row in plan.changed_interactions
+            ],
+            ["rating", "is_evaluation"],
+            batch_size=BULK_BATCH,
+        )
+
+
+def _write_feature_set(
+    plan: Plan,
+    embeddings: Embeddings,
+    embeddings_name: str,
+    artwork_pks: dict[str, int],
+    report: ImportReport,
+    stored: list[str],
+) -> None:
+    """Store the embeddings, keyed by Artwork primary key, unless this file is already in."""
+    if not plan.feature_set_exists:
+        feature_set = feature_set_create(
+            name=embeddings_name,
+            source=embeddings.source,
+            artwork_ids=[artwork_pks[item_id] for item_id in embeddings.item_ids],
+            vectors=embeddings.vectors,
+        )
+        stored.append(feature_set.file.name)
+        report.feature_set_id = feature_set.pk
+    else:
+        report.feature_set_id = (
+            FeatureSet.objects.filter(name=embeddings_name, source=embeddings.source)
+            .values_list("pk", flat=True)
+            .first()
+        )
+
+
+def _delete_quietly(name: str) -> None:
+    try:
+        default_storage.delete(name)
+    except OSError:
+        pass
+
+
+def _cleanup(names: list[str]) -> None:
+    for name in names:
+        _delete_quietly(name)
