@@ -54,9 +54,11 @@ def test_failing_job_records_the_error_and_no_artefact(small_gallery, monkeypatc
     assert job.artefact_path == "" and job.finished_at is not None
 
 
-def test_unreachable_broker_fails_the_job_with_a_clear_message(settings):
+def test_unreachable_broker_fails_the_job_with_a_clear_message(settings, monkeypatch):
     from webapp.jobs import services
 
+    # Celery prefers the CELERY_BROKER_URL variable over its configuration (CI sets it).
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = {}
     services._celery_client.cache_clear()
