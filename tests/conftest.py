@@ -22,7 +22,9 @@ def require_services():
     """PostgreSQL and Redis: skipped on a laptop without them, never in CI."""
     if not services_configured():
         if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI=true but DATABASE_URL / CELERY_BROKER_URL do not point at PostgreSQL and Redis")
+            pytest.fail(
+                "CI=true but DATABASE_URL / CELERY_BROKER_URL do not point at PostgreSQL and Redis"
+            )
         pytest.skip("set DATABASE_URL=postgres://… and CELERY_BROKER_URL=redis://… to run")
 
 

@@ -8,6 +8,10 @@ UV=$(command -v uv 2>/dev/null || echo "python3 -m uv")
 export VITRINE_VAR_DIR="${VITRINE_VAR_DIR:-$PWD/var/test}"
 mkdir -p "$VITRINE_VAR_DIR"
 
+# Lint first: it takes a second and fails faster than any test.
+$UV run --frozen ruff check .
+$UV run --frozen ruff format --check --quiet .
+
 if [ "${CI:-}" = "true" ]; then
   env -u DATABASE_URL -u CELERY_BROKER_URL $UV run --frozen pytest -m "not services" "$@"
   export DATABASE_URL="${CI_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/vitrine}"

@@ -1,4 +1,4 @@
-"""Thin tasks: take a job id, call the service that does the work, let the row record the outcome."""
+"""Thin tasks: take a job id, call the service that does the work; the row records it."""
 
 from celery import shared_task
 

@@ -43,7 +43,9 @@ def test_curator_logs_in_opens_a_collector_and_sees_recommendations(
     screenshot("job-list-curator")
 
 
-def test_staff_starts_a_job_and_watches_it(page, live_server, small_gallery, staff, screenshot, monkeypatch):
+def test_staff_starts_a_job_and_watches_it(
+    page, live_server, small_gallery, staff, screenshot, monkeypatch
+):
     # No worker here: the job stays queued, and the page must say so while polling.
     monkeypatch.setattr("webapp.jobs.services.training_job_enqueue", lambda *, job_id: None)
     log_in(page, live_server, "staff", "pw-staff-1")

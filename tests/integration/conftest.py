@@ -1,6 +1,5 @@
 """A real Celery worker process, sharing the test database, media folder and broker."""
 
-import os
 import subprocess
 import sys
 import uuid
@@ -38,12 +37,13 @@ def worker_env(settings, tmp_path):
     }
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
         broker_dir = tmp_path / "broker"
-        for folder in ("queue", "processed"):
+        for folder in ("queue", "processed", "control"):
             (broker_dir / folder).mkdir(parents=True)
         settings.CELERY_BROKER_TRANSPORT_OPTIONS = {
             "data_folder_in": str(broker_dir / "queue"),
             "data_folder_out": str(broker_dir / "queue"),
             "processed_folder": str(broker_dir / "processed"),
+            "control_folder": str(broker_dir / "control"),
             "store_processed": False,
         }
         env["VITRINE_BROKER_DIR"] = str(broker_dir)
@@ -52,9 +52,24 @@ def worker_env(settings, tmp_path):
 
 def start_worker(env: dict, name: str, log_path: Path) -> subprocess.Popen:
     command = [
-        sys.executable, "-m", "celery", "-A", "workers.celery", "worker",
-        "-Q", env["VITRINE_QUEUE"], "--concurrency", "1", "--pool", "prefork",
-        "--loglevel", "INFO", "-n", f"{name}@%h", "--without-gossip", "--without-mingle",
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers.celery",
+        "worker",
+        "-Q",
+        env["VITRINE_QUEUE"],
+        "--concurrency",
+        "1",
+        "--pool",
+        "prefork",
+        "--loglevel",
+        "INFO",
+        "-n",
+        f"{name}@%h",
+        "--without-gossip",
+        "--without-mingle",
     ]
     log = log_path.open("wb")
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -57,7 +57,9 @@ def test_training_sent_from_staff_page_is_served_on_collector_page(
 
 
 @pytest.mark.services
-def test_ci_runs_against_postgresql_and_redis(require_services, small_gallery, worker, staff, client):
+def test_ci_runs_against_postgresql_and_redis(
+    require_services, small_gallery, worker, staff, client
+):
     """In CI this proves the integration above ran on the real servers, not the defaults."""
     from django.conf import settings
 

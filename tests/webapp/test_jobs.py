@@ -76,3 +76,28 @@ def test_second_default_run_reuses_trained_methods(small_gallery):
     first = default_training_jobs_create(only_missing=True)
     assert {j.method for j in first} >= {"popularity", "visrank"}
     assert default_training_jobs_create(only_missing=True) == []
+
+
+def test_train_command_runs_here_and_prints_metrics(small_gallery, tmp_path):
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command(
+        "train", "popularity", "visrank", "--here", "--json", str(tmp_path / "m.json"), stdout=out
+    )
+    table = out.getvalue()
+    assert "visrank" in table and "Recall@20" in table
+    written = json.loads((tmp_path / "m.json").read_text())
+    assert set(written) == {"popularity", "visrank"}
+    assert TrainingJob.objects.filter(status=TrainingJob.Status.SUCCEEDED).count() == 2
+
+
+def test_train_command_rejects_unknown_methods(db):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="unknown method"):
+        call_command("train", "nope")
+    assert not TrainingJob.objects.exists()

@@ -35,7 +35,9 @@ def test_curator_cannot_start_training(client, curator):
     response = client.post(reverse("curation:job-train"), {"method": "popularity"})
     assert response.status_code == 302 and "/login/" in response.url
     assert not TrainingJob.objects.exists()
-    assert "Train all default methods" not in client.get(reverse("curation:job-list")).content.decode()
+    assert (
+        "Train all default methods" not in client.get(reverse("curation:job-list")).content.decode()
+    )
 
 
 def test_training_needs_a_post_with_csrf(staff):
@@ -49,7 +51,9 @@ def test_training_needs_a_post_with_csrf(staff):
     assert not TrainingJob.objects.exists()
 
 
-def test_staff_queues_a_job_sent_on_commit(client, staff, django_capture_on_commit_callbacks, monkeypatch):
+def test_staff_queues_a_job_sent_on_commit(
+    client, staff, django_capture_on_commit_callbacks, monkeypatch
+):
     sent = []
     monkeypatch.setattr(
         "webapp.jobs.services.training_job_enqueue", lambda *, job_id: sent.append(job_id)
@@ -58,7 +62,9 @@ def test_staff_queues_a_job_sent_on_commit(client, staff, django_capture_on_comm
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = client.post(reverse("curation:job-train"), {"method": "popularity"})
     job = TrainingJob.objects.get()
-    assert response.status_code == 302 and response.url == reverse("curation:job-detail", args=[job.pk])
+    assert response.status_code == 302 and response.url == reverse(
+        "curation:job-detail", args=[job.pk]
+    )
     assert len(callbacks) == 1 and sent == [job.pk]
     assert job.status == TrainingJob.Status.QUEUED
 
@@ -93,7 +99,9 @@ def test_collector_page_shows_purchases_and_available_recommendations(
 
 
 def test_job_status_partial_polls_only_while_running(client, curator):
-    job = TrainingJob.objects.create(method="popularity", status=TrainingJob.Status.RUNNING, progress=0.4)
+    job = TrainingJob.objects.create(
+        method="popularity", status=TrainingJob.Status.RUNNING, progress=0.4
+    )
     client.force_login(curator)
     html = client.get(reverse("curation:job-status", args=[job.pk])).content.decode()
     assert 'hx-trigger="every 1s"' in html and 'value="40"' in html
@@ -103,7 +111,9 @@ def test_job_status_partial_polls_only_while_running(client, curator):
     assert "hx-trigger" not in html
 
 
-def test_admin_add_form_queues_a_job(client, staff, django_capture_on_commit_callbacks, monkeypatch):
+def test_admin_add_form_queues_a_job(
+    client, staff, django_capture_on_commit_callbacks, monkeypatch
+):
     monkeypatch.setattr("webapp.jobs.services.training_job_enqueue", lambda *, job_id: None)
     client.force_login(staff)
     with django_capture_on_commit_callbacks(execute=True):

@@ -45,15 +45,17 @@ def catalogue_interactions(
         missing = [pk for pk in artwork_ids if pk not in position]
         if missing:
             raise ValueError(
-                f"feature set {feature_set} lacks {len(missing)} artworks (first: id {missing[0]}); "
-                "extract features again"
+                f"feature set {feature_set} lacks {len(missing)} artworks "
+                f"(first: id {missing[0]}); extract features again"
             )
         item_features = vectors[[position[pk] for pk in artwork_ids]]
     user_latent = item_latent = None
     if with_hidden_tastes:
         tastes = dict(Collector.objects.values_list("id", "hidden_taste"))
         styles = dict(Artwork.objects.values_list("id", "hidden_style"))
-        if all(tastes.get(pk) for pk in collector_ids) and all(styles.get(pk) for pk in artwork_ids):
+        if all(tastes.get(pk) for pk in collector_ids) and all(
+            styles.get(pk) for pk in artwork_ids
+        ):
             user_latent = np.asarray([tastes[pk] for pk in collector_ids], dtype=np.float32)
             item_latent = np.asarray([styles[pk] for pk in artwork_ids], dtype=np.float32)
     return Interactions.from_records(

@@ -1,4 +1,4 @@
-"""Writes to the catalogue. Views, commands and tasks call these; they hold no logic of their own."""
+"""Writes to the catalogue. Views, commands and tasks call these and hold no logic."""
 
 import hashlib
 import io

@@ -12,8 +12,8 @@ from webapp.catalogue.models import Collector, Interaction
 from webapp.jobs.methods import trainable_models
 from webapp.jobs.models import TrainingJob
 from webapp.jobs.selectors import trained_methods, training_job_list
-from webapp.jobs.serving import collector_consumed, collector_recommendations
 from webapp.jobs.services import JobError, default_training_jobs_create, training_job_create
+from webapp.jobs.serving import collector_consumed, collector_recommendations
 
 RECOMMENDATIONS_SHOWN = 20
 
@@ -59,9 +59,7 @@ def collector_detail(request, pk: int):
 @login_required
 def job_list(request):
     page = Paginator(training_job_list(), 30).get_page(request.GET.get("page"))
-    return render(
-        request, "curation/job_list.html", {"page": page, "methods": trainable_models()}
-    )
+    return render(request, "curation/job_list.html", {"page": page, "methods": trainable_models()})
 
 
 @staff_member_required

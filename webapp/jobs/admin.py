@@ -41,8 +41,17 @@ class TrainingJobAddForm(forms.ModelForm):
 
 @admin.register(TrainingJob)
 class TrainingJobAdmin(admin.ModelAdmin):
-    list_display = ["id", "kind", "method", "status", "progress_percent", "metric_summary",
-                    "created_at", "finished_at", "worker"]
+    list_display = [
+        "id",
+        "kind",
+        "method",
+        "status",
+        "progress_percent",
+        "metric_summary",
+        "created_at",
+        "finished_at",
+        "worker",
+    ]
     list_filter = ["status", "kind", "method"]
     actions = ["run_again", "train_default_methods"]
 
@@ -50,8 +59,10 @@ class TrainingJobAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         view = self.admin_site.admin_view(require_POST(self.train_defaults_view))
-        return [path("train-defaults/", view, name="jobs_trainingjob_train_defaults"),
-                *super().get_urls()]
+        return [
+            path("train-defaults/", view, name="jobs_trainingjob_train_defaults"),
+            *super().get_urls(),
+        ]
 
     def train_defaults_view(self, request):
         if not self.has_add_permission(request):
@@ -94,6 +105,4 @@ class TrainingJobAdmin(admin.ModelAdmin):
     @admin.action(description="Train all default methods")
     def train_default_methods(self, request, queryset):
         jobs = default_training_jobs_create(user=request.user)
-        self.message_user(
-            request, f"Queued {', '.join(j.method for j in jobs)}.", messages.SUCCESS
-        )
+        self.message_user(request, f"Queued {', '.join(j.method for j in jobs)}.", messages.SUCCESS)

@@ -30,8 +30,9 @@ class ProgressRecorder:
     evaluation share one bar that only moves forward.
     """
 
-    def __init__(self, job_id: int):
+    def __init__(self, job_id: int, listener=None):
         self.job_id = job_id
+        self.listener = listener  # e.g. a tqdm bar on the command line; sees every update
         self.start, self.span = 0.0, 1.0
         self._last_write = 0.0
 
@@ -40,17 +41,19 @@ class ProgressRecorder:
         return self
 
     def __call__(self, fraction: float, message: str = "") -> None:
+        value = self.start + self.span * max(0.0, min(1.0, float(fraction)))
+        if self.listener is not None:
+            self.listener(value, str(message))
         now = time.monotonic()
         if now - self._last_write < PROGRESS_INTERVAL_S and fraction < 1.0:
             return
         self._last_write = now
-        value = self.start + self.span * max(0.0, min(1.0, float(fraction)))
         TrainingJob.objects.filter(pk=self.job_id).update(
             progress=value, progress_message=str(message)[:300]
         )
 
 
-def training_job_run(*, job_id: int) -> str:
+def training_job_run(*, job_id: int, on_progress=None) -> str:
     """Run a queued job once. A duplicate delivery finds it no longer queued and returns."""
     claimed = TrainingJob.objects.filter(pk=job_id, status=TrainingJob.Status.QUEUED).update(
         status=TrainingJob.Status.RUNNING,
@@ -64,7 +67,7 @@ def training_job_run(*, job_id: int) -> str:
         logger.info("job %s is not queued; nothing to do", job_id)
         return "skipped"
     job = TrainingJob.objects.get(pk=job_id)
-    progress = ProgressRecorder(job_id)
+    progress = ProgressRecorder(job_id, listener=on_progress)
     try:
         if job.kind == TrainingJob.Kind.EXTRACT:
             outcome = _run_extraction(job, progress)
@@ -91,7 +94,6 @@ def training_job_run(*, job_id: int) -> str:
 def features_extract(*, extractor_name: str, progress=None) -> FeatureSet:
     """Extract features of every artwork that has an image, as one new FeatureSet."""
     from recengine import create_extractor
-
     from webapp.catalogue.services import feature_set_create
 
     extractor = create_extractor(extractor_name)
@@ -110,7 +112,10 @@ def features_extract(*, extractor_name: str, progress=None) -> FeatureSet:
 
 def _run_extraction(job: TrainingJob, progress: ProgressRecorder) -> dict:
     feature_set = features_extract(extractor_name=job.method, progress=progress)
-    return {"feature_set": feature_set, "metrics": {"items": feature_set.n_items, "dim": feature_set.dim}}
+    return {
+        "feature_set": feature_set,
+        "metrics": {"items": feature_set.n_items, "dim": feature_set.dim},
+    }
 
 
 def _feature_set_for(job: TrainingJob, progress: ProgressRecorder) -> FeatureSet:
@@ -128,7 +133,6 @@ def _feature_set_for(job: TrainingJob, progress: ProgressRecorder) -> FeatureSet
 
 def _run_training(job: TrainingJob, progress: ProgressRecorder) -> dict:
     from recengine import create_model, evaluate, model_info, temporal_leave_last_out
-
     from webapp.catalogue.datasets import catalogue_interactions
 
     needs = tuple(model_info(job.method)["needs"])
@@ -144,7 +148,11 @@ def _run_training(job: TrainingJob, progress: ProgressRecorder) -> dict:
     model.fit(split.train, valid=split.valid, callback=progress.stage(0.4, 0.7))
     fit_seconds = time.perf_counter() - started
     result = evaluate(
-        model, split.train, split.test, ks=EVAL_KS, exclude=[split.valid],
+        model,
+        split.train,
+        split.test,
+        ks=EVAL_KS,
+        exclude=[split.valid],
         callback=progress.stage(0.7, 0.85),
     )
     metrics = {name: round(float(value), 6) for name, value in result.metrics.items()}

@@ -7,8 +7,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from webapp.jobs.models import TrainingJob
 from webapp.jobs.methods import method_defaults, validate_method
+from webapp.jobs.models import TrainingJob
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,12 @@ def celery_client():
 
 
 def training_job_create(
-    *, method: str, params: dict | None = None, kind: str = TrainingJob.Kind.TRAIN, user=None
+    *,
+    method: str,
+    params: dict | None = None,
+    kind: str = TrainingJob.Kind.TRAIN,
+    user=None,
+    enqueue: bool = True,
 ) -> TrainingJob:
     """Validate the method against the engine's registry, save the job as queued and send it
     once the transaction commits (so the worker never sees a job that is not there yet)."""
@@ -45,7 +50,8 @@ def training_job_create(
     job = TrainingJob.objects.create(
         kind=kind, method=method, params=merged, created_by=user if user and user.pk else None
     )
-    transaction.on_commit(lambda: training_job_enqueue(job_id=job.pk))
+    if enqueue:
+        transaction.on_commit(lambda: training_job_enqueue(job_id=job.pk))
     return job
 
 
@@ -53,12 +59,15 @@ def training_job_enqueue(*, job_id: int) -> None:
     """Send the job to the queue. A broker that is down fails the job with a clear message
     instead of leaving it queued forever."""
     try:
-        celery_client().send_task(RUN_JOB_TASK, args=[job_id], queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+        celery_client().send_task(
+            RUN_JOB_TASK, args=[job_id], queue=settings.CELERY_TASK_DEFAULT_QUEUE
+        )
     except Exception as exc:  # kombu raises several types for one cause: broker unreachable
         logger.exception("could not send job %s", job_id)
+        broker = settings.CELERY_BROKER_URL.split("@")[-1]  # never show a password
         TrainingJob.objects.filter(pk=job_id, status=TrainingJob.Status.QUEUED).update(
             status=TrainingJob.Status.FAILED,
-            error=f"Could not reach the task broker ({settings.CELERY_BROKER_URL.split('@')[-1]}): {exc}",
+            error=f"Could not reach the task broker ({broker}): {exc}",
             finished_at=timezone.now(),
         )
 
@@ -67,22 +76,27 @@ def training_job_rerun(*, job: TrainingJob, user=None) -> TrainingJob:
     return training_job_create(kind=job.kind, method=job.method, params=job.params, user=user)
 
 
-def default_training_jobs_create(*, user=None, only_missing: bool = False) -> list[TrainingJob]:
+def default_training_jobs_create(
+    *, user=None, only_missing: bool = False, enqueue: bool = True
+) -> list[TrainingJob]:
     """Queue the default methods. only_missing skips those that already have a good or
     pending job, so a second `make demo` reuses what the first one trained."""
     from webapp.jobs.methods import default_methods
 
     jobs = []
     for method in default_methods():
-        if only_missing and TrainingJob.objects.filter(
-            kind=TrainingJob.Kind.TRAIN,
-            method=method,
-            status__in=[
-                TrainingJob.Status.QUEUED,
-                TrainingJob.Status.RUNNING,
-                TrainingJob.Status.SUCCEEDED,
-            ],
-        ).exists():
+        if (
+            only_missing
+            and TrainingJob.objects.filter(
+                kind=TrainingJob.Kind.TRAIN,
+                method=method,
+                status__in=[
+                    TrainingJob.Status.QUEUED,
+                    TrainingJob.Status.RUNNING,
+                    TrainingJob.Status.SUCCEEDED,
+                ],
+            ).exists()
+        ):
             continue
-        jobs.append(training_job_create(method=method, user=user))
+        jobs.append(training_job_create(method=method, user=user, enqueue=enqueue))
     return jobs

@@ -82,7 +82,8 @@ def collector_recommendations(
     position = {key: i for i, key in enumerate(item_ids)}
 
     owned_ids = set(
-        Interaction.objects.filter(collector=collector).exclude(kind=Interaction.Kind.VIEW)
+        Interaction.objects.filter(collector=collector)
+        .exclude(kind=Interaction.Kind.VIEW)
         .values_list("artwork_id", flat=True)
     )
     consumed = [i.artwork_id for i in collector_consumed(collector=collector)]

@@ -5,104 +5,192 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Artist',
+            name="Artist",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('external_id', models.CharField(blank=True, max_length=100, null=True, unique=True)),
-                ('hidden_style', models.JSONField(blank=True, editable=False, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "external_id",
+                    models.CharField(blank=True, max_length=100, null=True, unique=True),
+                ),
+                ("hidden_style", models.JSONField(blank=True, editable=False, null=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Collector',
+            name="Collector",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(max_length=100, unique=True)),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('joined_at', models.DateTimeField(blank=True, null=True)),
-                ('hidden_taste', models.JSONField(blank=True, editable=False, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("external_id", models.CharField(max_length=100, unique=True)),
+                ("name", models.CharField(blank=True, max_length=200)),
+                ("joined_at", models.DateTimeField(blank=True, null=True)),
+                ("hidden_taste", models.JSONField(blank=True, editable=False, null=True)),
             ],
             options={
-                'ordering': ['external_id'],
+                "ordering": ["external_id"],
             },
         ),
         migrations.CreateModel(
-            name='FeatureSet',
+            name="FeatureSet",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text="extractor name, e.g. 'handcrafted'", max_length=100)),
-                ('source', models.CharField(blank=True, help_text='weights or file it came from', max_length=300)),
-                ('file', models.FileField(upload_to='features/')),
-                ('sha256', models.CharField(max_length=64)),
-                ('size_bytes', models.BigIntegerField(default=0)),
-                ('dim', models.PositiveIntegerField()),
-                ('n_items', models.PositiveIntegerField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "name",
+                    models.CharField(
+                        help_text="extractor name, e.g. 'handcrafted'", max_length=100
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        blank=True, help_text="weights or file it came from", max_length=300
+                    ),
+                ),
+                ("file", models.FileField(upload_to="features/")),
+                ("sha256", models.CharField(max_length=64)),
+                ("size_bytes", models.BigIntegerField(default=0)),
+                ("dim", models.PositiveIntegerField()),
+                ("n_items", models.PositiveIntegerField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'get_latest_by': 'created_at',
+                "ordering": ["-created_at", "-id"],
+                "get_latest_by": "created_at",
             },
         ),
         migrations.CreateModel(
-            name='Artwork',
+            name="Artwork",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(help_text='The item id used by imports and the engine.', max_length=100, unique=True)),
-                ('title', models.CharField(max_length=300)),
-                ('year', models.PositiveIntegerField(blank=True, null=True)),
-                ('medium', models.CharField(blank=True, max_length=100)),
-                ('style_tags', models.JSONField(blank=True, default=list)),
-                ('width_cm', models.FloatField(blank=True, null=True)),
-                ('height_cm', models.FloatField(blank=True, null=True)),
-                ('price', models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True)),
-                ('image', models.ImageField(blank=True, upload_to='artworks/')),
-                ('image_checksum', models.CharField(blank=True, help_text='sha256 of the file', max_length=64)),
-                ('listed_at', models.DateTimeField(db_index=True)),
-                ('is_sold', models.BooleanField(db_index=True, default=False)),
-                ('hidden_style', models.JSONField(blank=True, editable=False, null=True)),
-                ('artist', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='artworks', to='catalogue.artist')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "external_id",
+                    models.CharField(
+                        help_text="The item id used by imports and the engine.",
+                        max_length=100,
+                        unique=True,
+                    ),
+                ),
+                ("title", models.CharField(max_length=300)),
+                ("year", models.PositiveIntegerField(blank=True, null=True)),
+                ("medium", models.CharField(blank=True, max_length=100)),
+                ("style_tags", models.JSONField(blank=True, default=list)),
+                ("width_cm", models.FloatField(blank=True, null=True)),
+                ("height_cm", models.FloatField(blank=True, null=True)),
+                (
+                    "price",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True),
+                ),
+                ("image", models.ImageField(blank=True, upload_to="artworks/")),
+                (
+                    "image_checksum",
+                    models.CharField(blank=True, help_text="sha256 of the file", max_length=64),
+                ),
+                ("listed_at", models.DateTimeField(db_index=True)),
+                ("is_sold", models.BooleanField(db_index=True, default=False)),
+                ("hidden_style", models.JSONField(blank=True, editable=False, null=True)),
+                (
+                    "artist",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="artworks",
+                        to="catalogue.artist",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-listed_at', 'id'],
+                "ordering": ["-listed_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Interaction',
+            name="Interaction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('purchase', 'purchase'), ('like', 'like'), ('view', 'view'), ('rating', 'rating')], default='purchase', max_length=10)),
-                ('rating', models.FloatField(blank=True, null=True)),
-                ('timestamp', models.DateTimeField(db_index=True)),
-                ('is_evaluation', models.BooleanField(default=False)),
-                ('artwork', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='interactions', to='catalogue.artwork')),
-                ('collector', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='interactions', to='catalogue.collector')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("purchase", "purchase"),
+                            ("like", "like"),
+                            ("view", "view"),
+                            ("rating", "rating"),
+                        ],
+                        default="purchase",
+                        max_length=10,
+                    ),
+                ),
+                ("rating", models.FloatField(blank=True, null=True)),
+                ("timestamp", models.DateTimeField(db_index=True)),
+                ("is_evaluation", models.BooleanField(default=False)),
+                (
+                    "artwork",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="interactions",
+                        to="catalogue.artwork",
+                    ),
+                ),
+                (
+                    "collector",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="interactions",
+                        to="catalogue.collector",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['timestamp', 'id'],
+                "ordering": ["timestamp", "id"],
             },
         ),
         migrations.AddIndex(
-            model_name='artwork',
-            index=models.Index(fields=['is_sold', 'listed_at'], name='catalogue_a_is_sold_b9f0bf_idx'),
+            model_name="artwork",
+            index=models.Index(
+                fields=["is_sold", "listed_at"], name="catalogue_a_is_sold_b9f0bf_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='interaction',
-            index=models.Index(fields=['collector', 'timestamp'], name='catalogue_i_collect_c08321_idx'),
+            model_name="interaction",
+            index=models.Index(
+                fields=["collector", "timestamp"], name="catalogue_i_collect_c08321_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='interaction',
-            constraint=models.UniqueConstraint(fields=('collector', 'artwork', 'kind', 'timestamp'), name='unique_interaction'),
+            model_name="interaction",
+            constraint=models.UniqueConstraint(
+                fields=("collector", "artwork", "kind", "timestamp"), name="unique_interaction"
+            ),
         ),
     ]

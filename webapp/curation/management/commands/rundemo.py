@@ -68,21 +68,45 @@ class Command(BaseCommand):
                 seed=options["seed"],
             )
         else:
-            self.stdout.write(f"Reusing the gallery in the database ({Artwork.objects.count()} works).")
+            self.stdout.write(
+                f"Reusing the gallery in the database ({Artwork.objects.count()} works)."
+            )
         users = demo_users_ensure()
         call_command("collectstatic", interactive=False, verbosity=0)
 
         children = []
         if not options["no_serve"]:
-            children.append(self._spawn(
-                [sys.executable, "-m", "celery", "-A", "workers.celery", "worker",
-                 "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--concurrency", "1",
-                 "--loglevel", "INFO", "-n", "demo@%h"]
-            ))
-            children.append(self._spawn(
-                [sys.executable, "manage.py", "runserver", "--noreload",
-                 f"{options['host']}:{options['port']}"]
-            ))
+            children.append(
+                self._spawn(
+                    [
+                        sys.executable,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "workers.celery",
+                        "worker",
+                        "-Q",
+                        settings.CELERY_TASK_DEFAULT_QUEUE,
+                        "--concurrency",
+                        "1",
+                        "--loglevel",
+                        "INFO",
+                        "-n",
+                        "demo@%h",
+                    ]
+                )
+            )
+            children.append(
+                self._spawn(
+                    [
+                        sys.executable,
+                        "manage.py",
+                        "runserver",
+                        "--noreload",
+                        f"{options['host']}:{options['port']}",
+                    ]
+                )
+            )
         with transaction.atomic():
             queued = default_training_jobs_create(only_missing=True)
         if queued:
