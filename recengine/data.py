@@ -50,7 +50,10 @@ class Interactions:
         users, items: (n,) int64 indices into user_ids / item_ids
         timestamps: (n,) float64 seconds, or None
         ratings: (n,) float32, or None
-        item_features: (n_items, d) float32, or None
+        item_features: (n_items, d) float32, or None (image features)
+        item_attributes: (n_items, n_attributes) binary float32 CSR, or None (side
+            information: artist, medium, style tags, price band, ...)
+        attribute_names: (n_attributes,) str names of those columns, or None
         user_latent: (n_users, d) float32, or None (demo gallery's hidden tastes)
         item_latent: (n_items, d) float32, or None
     """
@@ -64,6 +67,8 @@ class Interactions:
     item_features: np.ndarray | None = None
     user_latent: np.ndarray | None = None
     item_latent: np.ndarray | None = None
+    item_attributes: sp.csr_matrix | None = None
+    attribute_names: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.user_ids = _as_str_array(self.user_ids)
@@ -80,6 +85,22 @@ class Interactions:
         )
         self.user_latent = _optional(self.user_latent, np.float32, "user_latent", self.n_users)
         self.item_latent = _optional(self.item_latent, np.float32, "item_latent", self.n_items)
+        if self.item_attributes is not None:
+            self.item_attributes = sp.csr_matrix(self.item_attributes, dtype=np.float32)
+            if self.item_attributes.shape[0] != self.n_items:
+                raise ValueError(
+                    f"item_attributes has {self.item_attributes.shape[0]} rows, "
+                    f"expected {self.n_items}"
+                )
+            n_attributes = self.item_attributes.shape[1]
+            if self.attribute_names is None:
+                self.attribute_names = [f"a{n}" for n in range(n_attributes)]
+            self.attribute_names = _as_str_array(self.attribute_names)
+            if len(self.attribute_names) != n_attributes:
+                raise ValueError(
+                    f"attribute_names has {len(self.attribute_names)} entries, "
+                    f"expected {n_attributes}"
+                )
         if n and (self.users.min() < 0 or self.users.max() >= self.n_users):
             raise ValueError("users contains indices outside user_ids")
         if n and (self.items.min() < 0 or self.items.max() >= self.n_items):
@@ -113,6 +134,8 @@ class Interactions:
         item_features: np.ndarray | None = None,
         user_latent: np.ndarray | None = None,
         item_latent: np.ndarray | None = None,
+        item_attributes: sp.spmatrix | None = None,
+        attribute_names: Sequence[str] | None = None,
     ) -> Interactions:
         """Build from per-interaction external ids.
 
@@ -144,6 +167,8 @@ class Interactions:
             item_features=item_features,
             user_latent=user_latent,
             item_latent=item_latent,
+            item_attributes=item_attributes,
+            attribute_names=attribute_names,
         )
 
     def matrix(self) -> sp.csr_matrix:
@@ -153,6 +178,24 @@ class Interactions:
         matrix.sum_duplicates()
         matrix.data[:] = 1.0
         return matrix
+
+    def rating_matrix(self) -> sp.csr_matrix:
+        """(n_users, n_items) float32 CSR of ratings; a repeated pair keeps its last rating."""
+        if self.ratings is None:
+            raise ValueError("these interactions have no ratings")
+        order = self.chronological_order()
+        pair = self.users[order] * self.n_items + self.items[order]
+        # the last occurrence of each pair in time order
+        _, last_rev = np.unique(pair[::-1], return_index=True)
+        last = order[len(order) - 1 - last_rev]
+        return sp.csr_matrix(
+            (self.ratings[last], (self.users[last], self.items[last])),
+            shape=(self.n_users, self.n_items),
+        )
+
+    def item_popularity(self) -> np.ndarray:
+        """(n_items,) int64 number of distinct users per item."""
+        return np.bincount(self.matrix().indices, minlength=self.n_items).astype(np.int64)
 
     def select(self, mask: np.ndarray) -> Interactions:
         """Subset of rows (bool mask (n,) or integer indices); index maps and side arrays kept."""

@@ -1,7 +1,18 @@
-"""Full-ranking offline evaluation of a fitted Recommender."""
+"""Offline evaluation of a fitted Recommender under the two standard protocols.
+
+full ranking: every item is a candidate except the user's training items (and any
+    ``exclude`` split, e.g. validation); the held-out items are the positives.
+sampled ranking: each user's held-out items are ranked against a fixed list of
+    negatives (negatives.csv, or ``sample_negatives``); nothing else is excluded, the
+    negatives are used exactly as given.
+
+Every metric is kept per user, so two models can be compared with a paired test
+(``recengine.stats.paired_test``).
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -9,21 +20,29 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
-from . import metrics
+from . import metrics as m
 from .data import Interactions
+from .sampling import Negatives
 
 if TYPE_CHECKING:
     from .models.base import Recommender
 
-Callback = Callable[[float, str], None]
+Callback = Callable[..., None]
+
+METRICS = ("AUC", "HR", "Recall", "Precision", "NDCG", "MRR", "MAP", "Coverage", "Novelty")
+# AUC over all items needs a pass over the row per positive: opt in for full ranking.
+FULL_DEFAULT = tuple(name for name in METRICS if name != "AUC")
+SAMPLED_DEFAULT = METRICS
+_AT_K = ("HR", "Recall", "Precision", "NDCG", "MAP", "Coverage", "Novelty")
 
 
 @dataclass
 class EvaluationResult:
     """Mean metrics plus the per-user values they were averaged from.
 
-    metrics: {"AUC": .., "Recall@10": .., "NDCG@10": .., "HR@10": .., ...}
-    per_user: same keys, each (n_users,) float64 aligned with ``users``
+    metrics: {"AUC": .., "Recall@10": .., "NDCG@10": .., "Coverage@10": .., ...}
+    per_user: per-user metrics (not Coverage, a property of all lists together), each
+        (n_users,) float64 aligned with ``users``
     users: (n_users,) int64 evaluated user indices
     """
 
@@ -31,6 +50,8 @@ class EvaluationResult:
     per_user: dict[str, np.ndarray] = field(repr=False)
     users: np.ndarray = field(repr=False)
     n_users: int = 0
+    protocol: str = "full"
+    seconds: float = 0.0
 
 
 def _check_same_index(reference: Interactions, other: Interactions, name: str) -> None:
@@ -41,65 +62,216 @@ def _check_same_index(reference: Interactions, other: Interactions, name: str) -
         )
 
 
+def _metric_names(requested: Sequence[str] | None, default: Sequence[str]) -> tuple[str, ...]:
+    names = tuple(requested or default)
+    unknown = [name for name in names if name not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {unknown}; known: {', '.join(METRICS)}")
+    return names
+
+
+def _rows(matrix: sp.csr_matrix, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row positions, item indices) of the nonzeros of ``matrix[users]``."""
+    sub = matrix[users]
+    return np.repeat(np.arange(len(users)), np.diff(sub.indptr)), sub.indices
+
+
+class _Collector:
+    """Accumulates per-user values and the recommended lists of every batch."""
+
+    def __init__(self, names: tuple[str, ...], ks: Sequence[int]) -> None:
+        self.names, self.ks = names, tuple(ks)
+        self.per_user: dict[str, list[np.ndarray]] = {}
+        self.users: list[np.ndarray] = []
+        self.recommended: list[np.ndarray] = []
+
+    def add(self, users: np.ndarray, values: dict[str, np.ndarray], recommended: np.ndarray):
+        for key, value in values.items():
+            if key.split("@")[0] in self.names:
+                self.per_user.setdefault(key, []).append(value)
+        self.users.append(users)
+        self.recommended.append(recommended)
+
+    def result(self, train: Interactions, protocol: str, started: float) -> EvaluationResult:
+        per_user = {k: np.concatenate(v) for k, v in self.per_user.items()}
+        recommended = (
+            np.concatenate(self.recommended)
+            if self.recommended
+            else np.zeros((0, max(self.ks)), dtype=np.int64)
+        )
+        if "Novelty" in self.names:
+            information = m.self_information(train.item_popularity(), train.n_users)
+            for k in self.ks:
+                per_user[f"Novelty@{k}"] = m.novelty(recommended[:, :k], information)
+        means = {
+            key: float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+            for key, values in per_user.items()
+        }
+        if "Coverage" in self.names:
+            for k in self.ks:
+                means[f"Coverage@{k}"] = m.coverage(recommended[:, :k], train.n_items)
+        users = np.concatenate(self.users) if self.users else np.zeros(0, dtype=np.int64)
+        ordered = {key: means[key] for key in _ordered_keys(self.names, self.ks) if key in means}
+        return EvaluationResult(
+            metrics=ordered,
+            per_user=per_user,
+            users=users,
+            n_users=len(users),
+            protocol=protocol,
+            seconds=time.perf_counter() - started,
+        )
+
+
+def _ordered_keys(names: tuple[str, ...], ks: Sequence[int]) -> list[str]:
+    keys = []
+    for name in METRICS:
+        if name not in names:
+            continue
+        keys.extend([f"{name}@{k}" for k in ks] if name in _AT_K else [name])
+    return keys
+
+
+def _batch_values(
+    scores: np.ndarray, relevant: np.ndarray, names: tuple[str, ...], ks: Sequence[int]
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Per-user metrics of one batch, and the ranked columns (-1 where not rankable)."""
+    ranked, hits = m.hits_at(scores, relevant, max(ks))
+    n_relevant = relevant.sum(axis=1)
+    values = m.metrics_from_hits(hits, n_relevant, ks)
+    if "MRR" in names:
+        first_hit = np.where(hits.any(axis=1), hits.argmax(axis=1) + 1, 0)
+        values["MRR"] = m.reciprocal_rank(scores, relevant, known_first_hit=first_hit)
+    if "AUC" in names:
+        values["AUC"] = m.auc(scores, relevant)
+    ranked = np.where(np.isfinite(np.take_along_axis(scores, ranked, axis=1)), ranked, -1)
+    return values, ranked
+
+
+def _scores_for(model, users, fold_in_profiles) -> np.ndarray:
+    if fold_in_profiles is None:
+        return np.asarray(model.score(users), dtype=np.float32)
+    return np.asarray(model.score_profiles([fold_in_profiles[u] for u in users]), np.float32)
+
+
 def evaluate(
     model: Recommender,
     train: Interactions,
     test: Interactions,
     ks: Sequence[int] = (10, 20),
     exclude: list[Interactions] | None = None,
-    batch_size: int = 512,
+    negatives: Negatives | None = None,
+    metrics: Sequence[str] | None = None,
+    fold_in: Interactions | None = None,
+    batch_size: int = 1024,
     callback: Callback | None = None,
 ) -> EvaluationResult:
-    """Rank every item for every user with a test row and score the ranking.
+    """Rank items for every user with a test row and score the ranking.
 
-    Items the user has in ``train`` (and in each of ``exclude``, e.g. the
-    validation split) are set to -inf: they are neither recommendable nor
-    negatives for AUC. Test items that are also excluded are dropped from the
-    user's positives (they cannot be recommended); a user left with no positive
-    is skipped. AUC compares test items to all remaining non-excluded items.
+    With ``negatives`` the sampled protocol is used, otherwise full ranking. Full
+    ranking sets the items a user has in ``train`` (and in each of ``exclude``, and in
+    ``fold_in``) to -inf: they are neither recommendable nor negatives. Test items that
+    are also excluded are dropped from the user's positives (they cannot be
+    recommended); a user left with no positive is skipped.
+
+    fold_in: cold-start users' profiles; their scores come from
+        ``model.score_profiles`` (a model that cannot fold in raises NotImplementedError).
+    metrics: names from METRICS; default FULL_DEFAULT (AUC is opt-in for full ranking,
+        since it compares every positive with every item) or SAMPLED_DEFAULT.
     """
+    started = time.perf_counter()
+    ks = tuple(sorted(set(int(k) for k in ks)))
     exclude = list(exclude or [])
-    _check_same_index(train, test, "test")
+    for name, part in (("test", test), ("fold_in", fold_in)):
+        if part is not None:
+            _check_same_index(train, part, name)
     for n, other in enumerate(exclude):
         _check_same_index(train, other, f"exclude[{n}]")
+    profiles = None
+    if fold_in is not None:
+        profiles = fold_in.profiles()
+        exclude.append(fold_in)
+    if negatives is not None:
+        names = _metric_names(metrics, SAMPLED_DEFAULT)
+        return _evaluate_sampled(
+            model, train, test, negatives, names, ks, profiles, batch_size, callback, started
+        )
+    names = _metric_names(metrics, FULL_DEFAULT)
     seen = train.matrix()
     for other in exclude:
         seen = seen + other.matrix()
     seen = sp.csr_matrix(seen)
     relevant_matrix = test.matrix()
-
     candidates_users = np.unique(test.users)
-    keys = ["AUC"] + [f"{name}@{k}" for k in ks for name in ("Recall", "NDCG", "HR")]
-    per_user: dict[str, list[np.ndarray]] = {key: [] for key in keys}
-    evaluated: list[np.ndarray] = []
-
+    collector = _Collector(names, ks)
     for start in range(0, len(candidates_users), batch_size):
         batch = candidates_users[start : start + batch_size]
-        excluded = seen[batch].toarray() > 0
-        relevant = (relevant_matrix[batch].toarray() > 0) & ~excluded
+        relevant = np.zeros((len(batch), train.n_items), dtype=bool)
+        relevant[_rows(relevant_matrix, batch)] = True
+        excluded = _rows(seen, batch)
+        relevant[excluded] = False
         keep = relevant.any(axis=1)
-        batch, excluded, relevant = batch[keep], excluded[keep], relevant[keep]
-        if len(batch):
-            scores = np.asarray(model.score(batch), dtype=np.float64)
-            if scores.shape != excluded.shape:
-                raise ValueError(f"model.score returned {scores.shape}, expected {excluded.shape}")
+        if keep.any():
+            if not keep.all():
+                batch, relevant = batch[keep], relevant[keep]
+                excluded = _rows(seen, batch)
+            scores = _scores_for(model, batch, profiles)
+            if scores.shape != relevant.shape:
+                raise ValueError(f"model.score returned {scores.shape}, expected {relevant.shape}")
+            if np.isnan(scores).any():
+                raise ValueError(f"{getattr(model, 'name', 'model')} produced NaN scores")
             scores[excluded] = -np.inf
-            per_user["AUC"].append(metrics.auc(scores, relevant, ~excluded))
-            for key, values in metrics.ranking_metrics(scores, relevant, ks).items():
-                per_user[key].append(values)
-            evaluated.append(batch)
+            values, ranked = _batch_values(scores, relevant, names, ks)
+            collector.add(batch, values, ranked)
         if callback is not None:
             done = min(start + batch_size, len(candidates_users))
             callback(
                 done / len(candidates_users), f"evaluated {done}/{len(candidates_users)} users"
             )
+    return collector.result(train, "full", started)
 
-    users = np.concatenate(evaluated) if evaluated else np.zeros(0, dtype=np.int64)
-    arrays = {
-        key: np.concatenate(values) if values else np.zeros(0) for key, values in per_user.items()
-    }
-    means = {
-        key: float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
-        for key, values in arrays.items()
-    }
-    return EvaluationResult(metrics=means, per_user=arrays, users=users, n_users=len(users))
+
+def _evaluate_sampled(
+    model, train, test, negatives, names, ks, profiles, batch_size, callback, started
+) -> EvaluationResult:
+    positives = test.matrix()
+    users = np.unique(test.users)
+    table = negatives.for_users(users)
+    lacking = users[(table < 0).all(axis=1)]
+    if len(lacking):
+        raise ValueError(
+            f"{len(lacking)} test users have no negatives (first: {test.user_ids[lacking[0]]!r})"
+        )
+    collector = _Collector(names, ks)
+    for start in range(0, len(users), batch_size):
+        batch = users[start : start + batch_size]
+        sub = positives[batch]
+        n_positive = np.diff(sub.indptr)
+        width = int(n_positive.max())
+        candidates = np.full((len(batch), width + table.shape[1]), -1, dtype=np.int64)
+        rows = np.repeat(np.arange(len(batch)), n_positive)
+        columns = np.arange(len(rows)) - np.repeat(sub.indptr[:-1], n_positive)
+        candidates[rows, columns] = sub.indices
+        negative_part = table[start : start + len(batch)].copy()
+        # A negative that is also a positive would be counted twice: drop the copy.
+        clash = (negative_part[:, :, None] == candidates[:, None, :width]).any(axis=2)
+        negative_part[clash] = -1
+        candidates[:, width:] = negative_part
+        relevant = np.zeros(candidates.shape, dtype=bool)
+        relevant[rows, columns] = True
+        if profiles is None:
+            scores = np.asarray(model.score(batch, candidates), dtype=np.float32)
+        else:
+            full = _scores_for(model, batch, profiles)
+            scores = np.take_along_axis(full, np.maximum(candidates, 0), axis=1)
+            scores[candidates < 0] = -np.inf
+        if np.isnan(scores).any():
+            raise ValueError(f"{getattr(model, 'name', 'model')} produced NaN scores")
+        values, ranked = _batch_values(scores, relevant, names, ks)
+        recommended = np.where(
+            ranked >= 0, np.take_along_axis(candidates, np.maximum(ranked, 0), axis=1), -1
+        )
+        collector.add(batch, values, recommended)
+        if callback is not None:
+            done = min(start + batch_size, len(users))
+            callback(done / len(users), f"evaluated {done}/{len(users)} users")
+    return collector.result(train, "sampled", started)

@@ -1,13 +1,17 @@
 """Ranking metrics, vectorised over a batch of users.
 
-Convention for every function: ``scores`` is (n_users, n_items) float with items
-that must not be ranked (already seen, sold, ...) set to ``-inf``; ``relevant``
-is a (n_users, n_items) bool mask of held-out positives. Each function returns
-one value per user, shape (n_users,); users for whom the metric is undefined
-(no relevant item) get NaN so callers can ``np.nanmean``.
+Convention for every per-user function: ``scores`` is (n_users, n_items) float with
+items that must not be ranked (already seen, sold, ...) set to ``-inf``; ``relevant``
+is a (n_users, n_items) bool mask of held-out positives. Each returns one value per
+user, shape (n_users,); users for whom the metric is undefined (no relevant item that
+can be ranked) get NaN so callers can ``np.nanmean``.
 
-A relevant item whose score is -inf is never counted as a hit: excluded items
-are not recommendable, even if -inf items pad a short top-k list.
+A relevant item whose score is -inf is never counted as a hit: excluded items are not
+recommendable, even if -inf items pad a short top-k list. Ties are broken by the lower
+item index everywhere (top-k, ranks), so every metric is deterministic.
+
+The heavy passes over (users x items) run in torch, which uses every core; inputs and
+outputs stay numpy.
 """
 
 from __future__ import annotations
@@ -15,42 +19,50 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 from scipy.stats import rankdata
+
+RANK_METRICS = ("HR", "Recall", "Precision", "NDCG", "MAP")
+
+
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def _exact_top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Reference top-k with lowest-index tie-breaking (numpy; used for rows with ties)."""
+    n_rows = len(scores)
+    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1 : k]
+    above = scores > kth
+    equal = scores == kth
+    room = k - above.sum(axis=1, keepdims=True)
+    keep = above | (equal & (np.cumsum(equal, axis=1) <= room))
+    return np.nonzero(keep)[1].reshape(n_rows, k)
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """(n_users, min(k, n_items)) int64 item indices by descending score.
 
-    Ties are broken by the lower item index so results are deterministic.
-    O(n_items) per row (partition, not a full sort).
+    Ties are broken by the lower item index so results are deterministic. torch.topk
+    picks the candidates; only rows whose tie at the k-th score crosses the cut are
+    redone exactly.
     """
     scores = np.asarray(scores)
     n_rows, n_items = scores.shape
     k = min(int(k), n_items)
-    if k <= 0:
-        return np.zeros((n_rows, 0), dtype=np.int64)
-    if k < n_items:
-        # kth largest value per row; take everything above it, then the
-        # lowest-index items equal to it until the row has exactly k.
-        kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1 : k]
-        above = scores > kth
-        equal = scores == kth
-        room = k - above.sum(axis=1, keepdims=True)
-        keep = above | (equal & (np.cumsum(equal, axis=1) <= room))
-        chosen = np.nonzero(keep)[1].reshape(n_rows, k)
-    else:
-        chosen = np.broadcast_to(np.arange(n_items), (n_rows, n_items))
+    if k <= 0 or n_rows == 0:
+        return np.zeros((n_rows, max(k, 0)), dtype=np.int64)
+    table = _tensor(scores)
+    values, chosen = torch.topk(table, k, dim=1)
+    kth = values[:, -1:]
+    crossing = (table == kth).sum(dim=1) > (values == kth).sum(dim=1)
+    chosen = chosen.numpy().astype(np.int64, copy=True)
+    rows = np.flatnonzero(crossing.numpy())
+    if len(rows):
+        chosen[rows] = _exact_top_k(scores[rows], k)
     chosen_scores = np.take_along_axis(scores, chosen, axis=1)
-    # Stable sort on -score keeps the ascending index order among ties.
-    order = np.argsort(-chosen_scores, axis=1, kind="stable")
-    return np.take_along_axis(chosen, order, axis=1).astype(np.int64)
-
-
-def _hits(scores: np.ndarray, relevant: np.ndarray, k: int) -> np.ndarray:
-    """(n_users, min(k, n_items)) bool: is the item at each rank relevant and rankable."""
-    ranked = top_k(scores, k)
-    hit = np.take_along_axis(np.asarray(relevant, dtype=bool), ranked, axis=1)
-    return hit & np.isfinite(np.take_along_axis(scores, ranked, axis=1))
+    order = np.lexsort((chosen, -chosen_scores), axis=1)
+    return np.take_along_axis(chosen, order, axis=1)
 
 
 def _per_user(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -58,26 +70,51 @@ def _per_user(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
         return np.where(denominator > 0, numerator / np.maximum(denominator, 1), np.nan)
 
 
+def hits_at(scores: np.ndarray, relevant: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ranked items (n, K), hits (n, K) bool) for K = min(k, n_items): is the item at
+    each rank relevant and rankable."""
+    ranked = top_k(scores, k)
+    hit = np.take_along_axis(np.asarray(relevant, dtype=bool), ranked, axis=1)
+    return ranked, hit & np.isfinite(np.take_along_axis(scores, ranked, axis=1))
+
+
+def metrics_from_hits(
+    hits: np.ndarray, n_relevant: np.ndarray, ks: Sequence[int]
+) -> dict[str, np.ndarray]:
+    """HR, Recall, Precision, NDCG and MAP at every k from a (n, >= max k) hit table.
+
+    n_relevant: (n,) rankable relevant items per user (the denominators).
+    """
+    n_relevant = np.asarray(n_relevant)
+    width = hits.shape[1]
+    discounts = 1.0 / np.log2(np.arange(2, width + 2))
+    ideal_by_count = np.concatenate(([0.0], np.cumsum(discounts)))
+    precision_at_rank = np.cumsum(hits, axis=1) / np.arange(1, width + 1)
+    result = {}
+    for k in ks:
+        top = hits[:, : min(k, width)]
+        n_hits = top.sum(axis=1).astype(np.float64)
+        defined = (n_relevant > 0).astype(np.float64)
+        result[f"HR@{k}"] = _per_user(top.any(axis=1).astype(np.float64), defined)
+        result[f"Recall@{k}"] = _per_user(n_hits, n_relevant)
+        # Precision divides by k even when fewer than k items could be ranked.
+        result[f"Precision@{k}"] = _per_user(n_hits / k, defined)
+        # binary-relevance DCG over the ideal DCG of min(|relevant|, k) hits
+        ideal = ideal_by_count[np.minimum(n_relevant, top.shape[1])]
+        result[f"NDCG@{k}"] = _per_user((top * discounts[: top.shape[1]]).sum(axis=1), ideal)
+        # AP@k: mean of precision at each hit rank, over min(|relevant|, k)
+        ap = (precision_at_rank[:, : top.shape[1]] * top).sum(axis=1)
+        result[f"MAP@{k}"] = _per_user(ap, np.minimum(n_relevant, k).astype(np.float64))
+    return result
+
+
 def ranking_metrics(
     scores: np.ndarray, relevant: np.ndarray, ks: Sequence[int]
 ) -> dict[str, np.ndarray]:
-    """{"Recall@k", "NDCG@k", "HR@k"} -> (n_users,) for every k, ranking once for max(ks)."""
+    """{HR, Recall, Precision, NDCG, MAP}@k -> (n_users,) for every k, ranking once."""
     relevant = np.asarray(relevant, dtype=bool)
-    hits = _hits(scores, relevant, max(ks))
-    n_relevant = relevant.sum(axis=1)
-    discounts = 1.0 / np.log2(np.arange(2, hits.shape[1] + 2))
-    ideal_by_count = np.concatenate(([0.0], np.cumsum(discounts)))
-    result = {}
-    for k in ks:
-        top = hits[:, :k]
-        result[f"Recall@{k}"] = _per_user(top.sum(axis=1).astype(np.float64), n_relevant)
-        # binary-relevance DCG over ideal DCG of min(|relevant|, k) hits
-        ideal = ideal_by_count[np.minimum(n_relevant, top.shape[1])]
-        result[f"NDCG@{k}"] = _per_user((top * discounts[: top.shape[1]]).sum(axis=1), ideal)
-        result[f"HR@{k}"] = _per_user(
-            top.any(axis=1).astype(np.float64), (n_relevant > 0).astype(np.float64)
-        )
-    return result
+    _, hits = hits_at(scores, relevant, max(ks))
+    return metrics_from_hits(hits, relevant.sum(axis=1), ks)
 
 
 def recall_at_k(scores: np.ndarray, relevant: np.ndarray, k: int) -> np.ndarray:
@@ -90,12 +127,55 @@ def hit_rate_at_k(scores: np.ndarray, relevant: np.ndarray, k: int) -> np.ndarra
     return ranking_metrics(scores, relevant, [k])[f"HR@{k}"]
 
 
+def precision_at_k(scores: np.ndarray, relevant: np.ndarray, k: int) -> np.ndarray:
+    """(n_users,) hits in the top k divided by k."""
+    return ranking_metrics(scores, relevant, [k])[f"Precision@{k}"]
+
+
 def ndcg_at_k(scores: np.ndarray, relevant: np.ndarray, k: int) -> np.ndarray:
     """(n_users,) binary-relevance NDCG: DCG / ideal DCG over min(|relevant|, k) hits.
 
     Gain 1 at rank r (1-based) is discounted by 1 / log2(r + 1).
     """
     return ranking_metrics(scores, relevant, [k])[f"NDCG@{k}"]
+
+
+def map_at_k(scores: np.ndarray, relevant: np.ndarray, k: int) -> np.ndarray:
+    """(n_users,) average precision at k: sum of precision@r at each hit rank r <= k,
+    divided by min(|relevant|, k)."""
+    return ranking_metrics(scores, relevant, [k])[f"MAP@{k}"]
+
+
+def reciprocal_rank(
+    scores: np.ndarray,
+    relevant: np.ndarray,
+    known_first_hit: np.ndarray | None = None,
+) -> np.ndarray:
+    """(n_users,) 1 / rank of the first relevant item in the full ranking (MRR per user).
+
+    0 when every relevant item is unrankable (-inf), NaN when there is no relevant item.
+
+    known_first_hit: (n_users,) 1-based rank of the first hit where a top-k pass already
+    found it, 0 where it did not; only the other rows are ranked here.
+    """
+    scores = np.asarray(scores)
+    defined = np.asarray(relevant, dtype=bool).any(axis=1)
+    relevant = np.asarray(relevant, dtype=bool) & np.isfinite(scores)
+    rank = np.zeros(len(scores), dtype=np.float64)
+    if known_first_hit is not None:
+        rank[:] = known_first_hit
+    todo = np.flatnonzero((rank == 0) & relevant.any(axis=1))
+    if len(todo):
+        table = _tensor(scores[todo])
+        mask = _tensor(relevant[todo])
+        masked = torch.where(mask, table, torch.tensor(-np.inf, dtype=table.dtype))
+        best, best_item = masked.max(dim=1)  # first index among equal maxima
+        best, best_item = best[:, None], best_item[:, None]
+        position = torch.arange(table.shape[1])[None, :]
+        before = (table > best) | ((table == best) & (position < best_item))
+        rank[todo] = 1 + before.sum(dim=1).numpy()
+    reciprocal = np.where(rank > 0, 1.0 / np.maximum(rank, 1), 0.0)
+    return np.where(defined, reciprocal, np.nan)
 
 
 def auc(
@@ -136,13 +216,15 @@ def _pairwise_wins(scores: np.ndarray, positives: np.ndarray, negatives: np.ndar
     rows, cols = np.nonzero(positives)
     wins = np.zeros(len(scores))
     step = max(1, _PAIRWISE_BLOCK // max(scores.shape[1], 1))
+    table, negative_mask = _tensor(scores), _tensor(negatives)
     for start in range(0, len(rows), step):
-        r, c = rows[start : start + step], cols[start : start + step]
-        positive = scores[r, c][:, None]
-        row_scores, row_negatives = scores[r], negatives[r]
-        above = ((positive > row_scores) & row_negatives).sum(axis=1)
-        tied = ((positive == row_scores) & row_negatives).sum(axis=1)
-        np.add.at(wins, r, above + 0.5 * tied)
+        r = torch.from_numpy(rows[start : start + step])
+        c = torch.from_numpy(cols[start : start + step])
+        positive = table[r, c][:, None]
+        row_scores, row_negatives = table[r], negative_mask[r]
+        above = ((positive > row_scores) & row_negatives).sum(dim=1)
+        tied = ((positive == row_scores) & row_negatives).sum(dim=1)
+        np.add.at(wins, r.numpy(), (above + 0.5 * tied).numpy())
     return wins
 
 
@@ -158,3 +240,33 @@ def _rank_sum_wins(scores: np.ndarray, positives: np.ndarray, candidates: np.nda
     n_pos = positives.sum(axis=1)
     rank_sum = np.where(positives, ranks, 0.0).sum(axis=1) - n_pos * n_outside
     return rank_sum - n_pos * (n_pos + 1) / 2.0
+
+
+def coverage(recommended: np.ndarray, n_items: int) -> float:
+    """Share of the catalogue that appears in at least one list.
+
+    recommended: (n_users, k) item indices, -1 for padding.
+    """
+    items = np.asarray(recommended).ravel()
+    return float(len(np.unique(items[items >= 0])) / n_items) if n_items else float("nan")
+
+
+def self_information(popularity: np.ndarray, n_users: int) -> np.ndarray:
+    """(n_items,) -log2 p(i), p(i) = (users who had i + 1) / (n_users + 1).
+
+    The +1 keeps a never-seen (cold-start) item finite: the most novel, not infinite.
+    """
+    probability = (np.asarray(popularity, dtype=np.float64) + 1.0) / (n_users + 1.0)
+    return -np.log2(probability)
+
+
+def novelty(recommended: np.ndarray, information: np.ndarray) -> np.ndarray:
+    """(n_users,) mean self-information of each user's recommended items (NaN if none).
+
+    recommended: (n_users, k) item indices, -1 for padding; information: from
+    ``self_information``.
+    """
+    recommended = np.asarray(recommended)
+    valid = recommended >= 0
+    values = np.where(valid, information[np.maximum(recommended, 0)], 0.0)
+    return _per_user(values.sum(axis=1), valid.sum(axis=1).astype(np.float64))

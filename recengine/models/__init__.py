@@ -1,6 +1,18 @@
 """Recommender models; importing this package registers every model."""
 
-from . import oracle, popularity, random_model, visrank  # noqa: F401  (registration)
+# Importing a model's module registers it: one line per model.
+from . import (  # noqa: F401
+    bpr,
+    ease,
+    knn,
+    mf,
+    oracle,
+    popularity,
+    random_model,
+    slim,
+    visrank,
+    wmf,
+)
 from .base import Recommender
 from .registry import create_model, list_models, load_model, model_info, register_model
 

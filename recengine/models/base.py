@@ -1,10 +1,16 @@
 """The Recommender interface shared by every model.
 
 Subclasses implement the private hooks ``_fit``, ``_score_users`` and
-(optionally) ``_score_profiles``, and list the arrays they need at scoring time
-in ``_weights`` / ``_set_weights``. The base class handles hyperparameters,
-side-array checks, exclusion, top-k and safetensors persistence, so every model
-behaves the same way in the web app.
+(optionally) ``_score_profiles`` / ``_score_items``, and list the arrays they need
+at scoring time in ``_weights`` / ``_set_weights`` (plus small JSON facts in
+``_extra`` / ``_set_extra``). The base class handles hyperparameters, side-array
+checks, batching, exclusion, top-k and safetensors persistence, so every model
+behaves the same way in the benchmark, the worker and the web app.
+
+Progress: ``callback(fraction, message, **details)`` where details may carry
+``epoch``, ``epochs``, ``loss``, ``metric`` (validation value), ``metric_name`` and
+``seconds_left``; a callback that only takes (fraction, message) must accept
+``**details`` too.
 """
 
 from __future__ import annotations
@@ -21,8 +27,9 @@ from safetensors.numpy import load_file, save_file
 from ..data import Interactions
 from ..metrics import top_k
 
-Callback = Callable[[float, str], None]
+Callback = Callable[..., None]
 FORMAT_VERSION = 1
+SCORE_BATCH = 1024  # users scored at once: bounds the (users x items) block in memory
 
 
 class Recommender:
@@ -33,12 +40,15 @@ class Recommender:
         defaults: default hyperparameters (the one place they live).
         needs: side arrays of Interactions that ``fit`` requires.
         description: one line for the UI.
+        grid: values to try per hyperparameter when the benchmark tunes the model.
     """
 
     name: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}
     needs: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str] = ""
+    # A small hyperparameter grid for `recengine bench --grid` (chosen on validation data).
+    grid: ClassVar[dict[str, list[Any]]] = {}
 
     def __init__(self, **hyperparameters: Any) -> None:
         unknown = sorted(set(hyperparameters) - set(self.defaults))
@@ -117,14 +127,41 @@ class Recommender:
         return users
 
     def score(self, users: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
-        """(len(users), n_items) float32 scores, or (len(users), len(items)) for a subset."""
+        """float32 scores of training users, computed in batches of SCORE_BATCH users.
+
+        items None: (len(users), n_items), every item;
+        items (m,): (len(users), m), the same subset for every user;
+        items (len(users), m): per-user candidates (the sampled protocol); -1 entries
+            are padding and score -inf.
+        """
         self._require_fitted()
         users = self._check_users(users)
-        scores = np.asarray(self._score_users(users), dtype=np.float32)
-        return scores if items is None else scores[:, np.asarray(items, dtype=np.int64)]
+        items = None if items is None else np.asarray(items, dtype=np.int64)
+        if items is not None and items.ndim == 2 and len(items) != len(users):
+            raise ValueError(f"items has {len(items)} rows for {len(users)} users")
+        parts = []
+        for start in range(0, max(len(users), 1), SCORE_BATCH):
+            batch = users[start : start + SCORE_BATCH]
+            if items is None:
+                part = self._score_users(batch)
+            elif items.ndim == 1:
+                part = np.asarray(self._score_users(batch))[:, items]
+            else:
+                candidates = items[start : start + SCORE_BATCH]
+                part = np.asarray(
+                    self._score_items(batch, np.maximum(candidates, 0)), dtype=np.float32
+                )
+                part = np.where(candidates < 0, -np.inf, part)
+            parts.append(np.asarray(part, dtype=np.float32))
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
     def _score_users(self, users: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def _score_items(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """(len(users), m) scores of per-user candidates; models with factors override
+        this to avoid scoring the whole catalogue."""
+        return np.take_along_axis(np.asarray(self._score_users(users)), items, axis=1)
 
     def score_profiles(self, profiles: Sequence[np.ndarray]) -> np.ndarray:
         """(len(profiles), n_items) float32 scores for arbitrary item-index profiles.
@@ -169,11 +206,25 @@ class Recommender:
         rows that have fewer than the widest row).
         """
         users = self._check_users(users)
-        scores = self.score(users).astype(np.float64)
-        if exclude_seen:
-            for row, seen in enumerate(self.seen_profiles(users)):
-                scores[row, seen] = -np.inf
-        return self._top(scores, k)
+        items, scores = [], []
+        for start in range(0, max(len(users), 1), SCORE_BATCH):
+            batch = users[start : start + SCORE_BATCH]
+            block = self.score(batch)
+            if exclude_seen:
+                for row, seen in enumerate(self.seen_profiles(batch)):
+                    block[row, seen] = -np.inf
+            top_items, top_scores = self._top(block, k)
+            items.append(top_items)
+            scores.append(top_scores)
+        # Batches can differ in width when some users have fewer than k candidates.
+        width = max(part.shape[1] for part in items)
+
+        def padded(parts: list[np.ndarray], fill: float) -> np.ndarray:
+            return np.concatenate(
+                [np.pad(p, ((0, 0), (0, width - p.shape[1])), constant_values=fill) for p in parts]
+            )
+
+        return padded(items, -1), padded(scores, -np.inf)
 
     def recommend_profiles(
         self,
@@ -210,6 +261,13 @@ class Recommender:
     def _set_weights(self, weights: dict[str, np.ndarray]) -> None:
         """Inverse of ``_weights``."""
 
+    def _extra(self) -> dict[str, Any]:
+        """Small JSON-able facts a loaded model needs (shapes, training history)."""
+        return {}
+
+    def _set_extra(self, extra: dict[str, Any]) -> None:
+        """Inverse of ``_extra``; called before ``_set_weights``."""
+
     def save(self, path: str | Path) -> Path:
         """Write ``path/config.json`` and ``path/weights.safetensors`` (no pickle)."""
         self._require_fitted()
@@ -220,6 +278,7 @@ class Recommender:
             "hyperparameters": self.hyperparameters,
             "user_ids": [str(u) for u in self.user_ids],
             "item_ids": [str(i) for i in self.item_ids],
+            "extra": self._extra(),
             "format": FORMAT_VERSION,
         }
         (directory / "config.json").write_text(json.dumps(config, indent=1))
@@ -240,15 +299,20 @@ class Recommender:
         self.item_ids = np.array(config["item_ids"], dtype=object)
         self._seen_indptr = weights.pop("seen_indptr")
         self._seen_indices = weights.pop("seen_indices")
+        self._set_extra(config.get("extra", {}))
         self._set_weights(weights)
 
     def seen_matrix(self) -> sp.csr_matrix:
-        """(n_users, n_items) binary float32 CSR of the training interactions."""
+        """(n_users, n_items) binary float32 CSR of the training interactions (cached)."""
         self._require_fitted()
-        data = np.ones(len(self._seen_indices), dtype=np.float32)
-        return sp.csr_matrix(
-            (data, self._seen_indices, self._seen_indptr), shape=(self.n_users, self.n_items)
-        )
+        cached = getattr(self, "_seen_cache", None)
+        if cached is None or cached[0] is not self._seen_indices:
+            data = np.ones(len(self._seen_indices), dtype=np.float32)
+            matrix = sp.csr_matrix(
+                (data, self._seen_indices, self._seen_indptr), shape=(self.n_users, self.n_items)
+            )
+            self._seen_cache = (self._seen_indices, matrix)
+        return self._seen_cache[1]
 
 
 def read_saved(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -44,6 +44,7 @@ def model_info(name: str) -> dict[str, Any]:
         "defaults": dict(cls.defaults),
         "needs": tuple(cls.needs),
         "description": cls.description,
+        "grid": {key: list(values) for key, values in cls.grid.items()},
     }
 
 

@@ -24,6 +24,7 @@ class VisRank(Recommender):
     defaults = {"aggregation": "max"}
     needs = ("item_features",)
     description = "Visual similarity to the works a collector consumed (max or mean cosine)."
+    grid = {"aggregation": ["max", "mean"]}
 
     def __init__(self, **hyperparameters) -> None:
         super().__init__(**hyperparameters)

@@ -76,3 +76,84 @@ def test_temporal_leave_last_out():
     # no test (user, item) pair is in train
     train_pairs = set(zip(split.train.users, split.train.items, strict=True))
     assert not train_pairs & set(zip(split.test.users, split.test.items, strict=True))
+
+
+def _log(n_users=30, per_user=10, n_items=40, seed=0):
+    rng = np.random.default_rng(seed)
+    users = np.repeat(np.arange(n_users), per_user)
+    items = np.concatenate([rng.choice(n_items, per_user, replace=False) for _ in range(n_users)])
+    times = rng.random(len(users)) * 100
+    return Interactions(
+        user_ids=[f"u{n}" for n in range(n_users)],
+        item_ids=[f"i{n}" for n in range(n_items)],
+        users=users,
+        items=items,
+        timestamps=times,
+    )
+
+
+def _pairs(part):
+    return set(zip(part.users.tolist(), part.items.tolist(), strict=True))
+
+
+def test_random_ratio_split_is_per_user_seeded_and_disjoint():
+    from recengine.splits import random_ratio_split
+
+    data = _log()
+    split = random_ratio_split(data, test_ratio=0.2, valid_ratio=0.1, seed=1)
+    assert np.bincount(split.test.users, minlength=30).tolist() == [2] * 30
+    assert np.bincount(split.valid.users, minlength=30).tolist() == [1] * 30
+    assert len(split.train) + len(split.valid) + len(split.test) == len(data)
+    assert not _pairs(split.train) & _pairs(split.test)
+    again = random_ratio_split(data, test_ratio=0.2, valid_ratio=0.1, seed=1)
+    other = random_ratio_split(data, test_ratio=0.2, valid_ratio=0.1, seed=2)
+    assert _pairs(again.test) == _pairs(split.test) != _pairs(other.test)
+
+
+def test_time_cut_split_and_drop_of_known_pairs():
+    from recengine.splits import time_cut_split
+
+    data = Interactions.from_records(
+        ["a", "a", "b", "a", "b"], ["x", "y", "y", "x", "z"], timestamps=[1, 2, 3, 8, 9]
+    )
+    split = time_cut_split(data, test_after=8, valid_after=3)
+    assert split.train.timestamps.tolist() == [1, 2]
+    assert split.valid.timestamps.tolist() == [3]
+    # a re-bought x at t=8: already in train, dropped; b's z at 9 stays
+    assert split.test.timestamps.tolist() == [9]
+    shares = time_cut_split(_log(), test_share=0.1, valid_share=0.1)
+    assert 0.08 < len(shares.test) / 300 < 0.12 and shares.train.timestamps.max() < min(
+        shares.test.timestamps.min(), shares.valid.timestamps.min()
+    )
+
+
+def test_cold_start_items_split_keeps_test_items_out_of_training():
+    from recengine.splits import cold_start_items_split
+
+    data = _log()
+    split = cold_start_items_split(data, share=0.25, valid_share=0.1, seed=0)
+    train_items, test_items = set(split.train.items), set(split.test.items)
+    assert test_items and not train_items & test_items
+    assert not set(split.valid.items) & (train_items | test_items)
+    assert len(split.train) + len(split.valid) + len(split.test) == len(data)
+    # by listing time: items first seen at or after t=90 are the new ones
+    first = np.full(data.n_items, np.inf)
+    np.minimum.at(first, data.items, data.timestamps)
+    by_time = cold_start_items_split(data, after=90.0)
+    assert set(by_time.test.items) == set(np.flatnonzero(first >= 90))
+
+
+def test_cold_start_users_split_gives_a_fold_in_profile():
+    from recengine.splits import cold_start_users_split
+
+    data = _log()
+    split = cold_start_users_split(data, share=0.2, profile_size=3, seed=0)
+    test_users = set(split.test.users)
+    assert len(test_users) == 6 and not test_users & set(split.train.users)
+    assert set(split.fold_in.users) == test_users
+    assert np.bincount(split.fold_in.users, minlength=30)[list(test_users)].tolist() == [3] * 6
+    profiles = data.profiles()
+    for user in test_users:  # the profile is the user's first three works in time
+        assert sorted(split.fold_in.items[split.fold_in.users == user]) == sorted(
+            profiles[user][:3]
+        )

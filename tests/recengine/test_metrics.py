@@ -99,3 +99,47 @@ def test_top_k_matches_stable_sort():
     full = np.argsort(-scores, axis=1, kind="stable")
     for k in (1, 4, 16, 17, 40):
         np.testing.assert_array_equal(metrics.top_k(scores, k), full[:, :k])
+
+
+def test_precision_map_and_mrr_hand_computed():
+    # ranking item0, item3, item2, item4, item1; relevant items 2 and 4 at ranks 3 and 4
+    assert metrics.precision_at_k(SCORES, RELEVANT, 3)[0] == pytest.approx(1 / 3)
+    assert metrics.precision_at_k(SCORES, RELEVANT, 4)[0] == pytest.approx(2 / 4)
+    # AP@4 = (P@3 + P@4) / min(2, 4) = (1/3 + 1/2) / 2
+    assert metrics.map_at_k(SCORES, RELEVANT, 4)[0] == pytest.approx((1 / 3 + 1 / 2) / 2)
+    # AP@3 = P@3 / min(2, 3) = (1/3) / 2
+    assert metrics.map_at_k(SCORES, RELEVANT, 3)[0] == pytest.approx(1 / 6)
+    assert metrics.map_at_k(SCORES, RELEVANT, 2)[0] == 0.0
+    # first relevant item at rank 3
+    assert metrics.reciprocal_rank(SCORES, RELEVANT)[0] == pytest.approx(1 / 3)
+
+
+def test_reciprocal_rank_ties_excluded_and_known_ranks():
+    # item1 ties the relevant item0 and loses the tie (higher index): rank 2 after item3
+    scores = np.array([[0.5, 0.5, 0.2, 0.8, -INF]])
+    relevant = np.array([[True, False, False, False, False]])
+    assert metrics.reciprocal_rank(scores, relevant)[0] == pytest.approx(1 / 2)
+    # the only relevant item is excluded: never found (0); no relevant item at all: NaN
+    rr = metrics.reciprocal_rank(
+        np.array([[1.0, -INF], [1.0, 2.0]]), np.array([[False, True], [False, False]])
+    )
+    assert rr[0] == 0.0 and np.isnan(rr[1])
+    # a rank already known from the top-k pass is trusted
+    assert metrics.reciprocal_rank(SCORES, RELEVANT, known_first_hit=np.array([2]))[0] == 0.5
+
+
+def test_coverage_and_novelty_hand_computed():
+    recommended = np.array([[0, 1], [1, -1]])  # second list padded
+    assert metrics.coverage(recommended, n_items=4) == pytest.approx(2 / 4)
+    popularity = np.array([3, 1, 0, 0])  # training users per item, 3 users in all
+    information = metrics.self_information(popularity, n_users=3)
+    # p = (count + 1) / (n_users + 1): item0 4/4 -> 0 bits, item1 2/4 -> 1 bit
+    np.testing.assert_allclose(information, [0.0, 1.0, 2.0, 2.0])
+    np.testing.assert_allclose(metrics.novelty(recommended, information), [0.5, 1.0])
+
+
+def test_top_k_on_large_rows_agrees_with_the_reference():
+    rng = np.random.default_rng(2)
+    scores = rng.integers(0, 50, size=(64, 3000)).astype(np.float32)  # ties everywhere
+    full = np.argsort(-scores, axis=1, kind="stable")
+    np.testing.assert_array_equal(metrics.top_k(scores, 20), full[:, :20])

@@ -25,6 +25,7 @@ def tiny():
         users=users,
         items=items,
         timestamps=np.arange(len(users), dtype=float),
+        ratings=rng.integers(1, 6, size=len(users)).astype(float),
         item_features=rng.random((n_items, 5)),
         user_latent=rng.normal(size=(n_users, 3)),
         item_latent=rng.normal(size=(n_items, 3)),
@@ -46,14 +47,20 @@ def test_registry_lists_the_models():
 def test_model_round_trip(name, tiny, tmp_path):
     model = create_model(name)
     progress = []
-    assert model.fit(tiny, callback=lambda f, m: progress.append(f)) is model
+    assert model.fit(tiny, callback=lambda f, m, **details: progress.append(f)) is model
+    assert progress and progress[-1] == 1.0
     users = np.arange(tiny.n_users)
     scores = model.score(users)
     assert scores.shape == (tiny.n_users, tiny.n_items) and scores.dtype == np.float32
     assert np.isfinite(scores).all()
     np.testing.assert_array_equal(model.score(users, np.array([1, 4])), scores[:, [1, 4]])
-    # scoring is batch-independent
-    np.testing.assert_array_equal(model.score(users[3:4]), scores[3:4])
+    # scoring is batch-independent (up to BLAS summation order)
+    np.testing.assert_allclose(model.score(users[3:4]), scores[3:4], rtol=1e-5, atol=1e-7)
+    # per-user candidates (the sampled protocol) agree with full scoring; -1 pads
+    candidates = np.array([[2, 0, -1]] * tiny.n_users)
+    picked = model.score(users, candidates)
+    np.testing.assert_allclose(picked[:, :2], scores[:, [2, 0]], rtol=1e-5, atol=1e-6)
+    assert np.isneginf(picked[:, 2]).all()
 
     items, top = model.recommend(users, k=4)
     assert items.shape == (tiny.n_users, 4) and top.dtype == np.float32

@@ -40,7 +40,7 @@ class ProgressRecorder:
         self.start, self.span = start, end - start
         return self
 
-    def __call__(self, fraction: float, message: str = "") -> None:
+    def __call__(self, fraction: float, message: str = "", **details) -> None:
         value = self.start + self.span * max(0.0, min(1.0, float(fraction)))
         if self.listener is not None:
             self.listener(value, str(message))

@@ -1,0 +1,66 @@
+"""Command line: `python -m recengine bench ...`, `python -m recengine models`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .evaluation import METRICS
+from .sampling import STRATEGIES
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m recengine", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("models", help="list the registered models and their defaults")
+
+    bench = commands.add_parser("bench", help="fit and evaluate models on a benchmark directory")
+    bench.add_argument("--data", required=True, help="directory with train.csv / test.csv ...")
+    bench.add_argument("--models", required=True, help="comma-separated model names")
+    bench.add_argument("--protocol", choices=("full", "sampled"), default="full")
+    bench.add_argument(
+        "--split",
+        choices=("given", "temporal-loo", "random", "time-cut", "cold-items", "cold-users"),
+        help="default: given when test.csv exists, else temporal-loo",
+    )
+    bench.add_argument("--k", default="10,20", help="cut-offs, e.g. 10,20")
+    bench.add_argument(
+        "--sampled", type=int, help="draw N negatives per user (default: negatives.csv)"
+    )
+    bench.add_argument("--negatives", choices=STRATEGIES, default="uniform")
+    bench.add_argument("--metrics", help=f"comma-separated subset of {', '.join(METRICS)}")
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--grid", action="store_true", help="tune each model's grid on validation")
+    bench.add_argument("--select", help="validation metric for --grid (default NDCG@first k)")
+    bench.add_argument("--params", help='fixed hyperparameters, JSON: {"ease": {"l2": 300}}')
+    bench.add_argument("--out", help="write the results as JSON here")
+    bench.add_argument("--per-user", help="write per-user metric values (.npz) here")
+    bench.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "models":
+        from .models import list_models, model_info
+
+        for name in list_models():
+            info = model_info(name)
+            needs = f" (needs {', '.join(info['needs'])})" if info["needs"] else ""
+            print(f"{name}{needs}: {info['description']}")
+            print(f"    defaults {json.dumps(info['defaults'])}")
+        return 0
+    from .bench import run
+
+    try:
+        run(args)
+    except (ValueError, MemoryError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

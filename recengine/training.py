@@ -1,0 +1,188 @@
+"""The one training loop every gradient model uses.
+
+Mini-batches from the model, Adam / AdamW / SGD / Adagrad, mixed precision on CUDA,
+validation every few epochs with early stopping, the best epoch's weights restored at
+the end, and a progress callback after every epoch (and every few seconds inside a long
+one). A callback may raise to stop training (the worker does so when a job is cancelled).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+
+import torch
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "adagrad")
+INNER_PROGRESS_S = 2.0  # seconds between progress reports inside an epoch
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    loss: float
+    metric: float | None
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TrainingResult:
+    history: list[EpochRecord]
+    best_epoch: int
+    best_metric: float | None
+    stopped_early: bool
+
+
+def make_optimizer(
+    name: str, parameters, lr: float, weight_decay: float = 0.0
+) -> torch.optim.Optimizer:
+    """An optimiser by name; weight_decay is decoupled for AdamW, L2 for the others."""
+    name = name.lower()
+    if name == "adam":
+        return torch.optim.Adam(parameters, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(parameters, lr=lr, weight_decay=weight_decay)
+    if name == "adagrad":
+        return torch.optim.Adagrad(parameters, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"optimizer must be one of {OPTIMIZERS}, not {name!r}")
+
+
+def _autocast(device: torch.device, enabled: bool):
+    if enabled and device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast(device_type="cuda", dtype=dtype)
+    return torch.autocast(device_type=device.type, enabled=False)
+
+
+def train_loop(
+    module: torch.nn.Module,
+    *,
+    batches: Callable[[int], Iterable],
+    loss_fn: Callable[[torch.nn.Module, object], torch.Tensor],
+    epochs: int,
+    lr: float,
+    weight_decay: float = 0.0,
+    optimizer: str = "adam",
+    device: torch.device | None = None,
+    validate: Callable[[], float] | None = None,
+    metric_name: str = "",
+    eval_every: int = 1,
+    patience: int = 5,
+    amp: bool = True,
+    grad_clip: float | None = None,
+    callback: Callable[..., None] | None = None,
+    after_step: Callable[[torch.nn.Module], None] | None = None,
+) -> TrainingResult:
+    """Train ``module`` in place; returns the history and restores the best epoch.
+
+    batches(epoch) yields whatever ``loss_fn(module, batch)`` takes (already on the
+    device). validate() returns a metric to maximise; without it the last epoch is kept.
+    patience counts validations without improvement before stopping.
+    """
+    device = device or next(module.parameters()).device
+    params = [p for p in module.parameters() if p.requires_grad]
+    opt = make_optimizer(optimizer, params, lr=lr, weight_decay=weight_decay)
+    use_amp = amp and device.type == "cuda"
+    scaler = (
+        torch.amp.GradScaler("cuda", enabled=use_amp and not torch.cuda.is_bf16_supported())
+        if use_amp
+        else None
+    )
+    history: list[EpochRecord] = []
+    best_metric, best_epoch, best_state = -math.inf, 0, None
+    since_best = 0
+    started = time.perf_counter()
+    stopped_early = False
+    for epoch in range(1, epochs + 1):
+        module.train()
+        epoch_start = time.perf_counter()
+        total, count = 0.0, 0
+        epoch_batches = batches(epoch)
+        n_batches = len(epoch_batches) if hasattr(epoch_batches, "__len__") else None
+        last_report = time.perf_counter()
+        for step, batch in enumerate(epoch_batches, start=1):
+            opt.zero_grad(set_to_none=True)
+            with _autocast(device, use_amp):
+                loss = loss_fn(module, batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"loss became {loss.item()} at epoch {epoch}, step {step}; "
+                    "try a lower learning rate"
+                )
+            if scaler is not None and scaler.is_enabled():
+                scaler.scale(loss).backward()
+                scaler.unscale_(opt)
+                if grad_clip:
+                    torch.nn.utils.clip_grad_norm_(params, grad_clip)
+                scaler.step(opt)
+                scaler.update()
+            else:
+                loss.backward()
+                if grad_clip:
+                    torch.nn.utils.clip_grad_norm_(params, grad_clip)
+                opt.step()
+            if after_step is not None:
+                after_step(module)
+            total += float(loss.detach())
+            count += 1
+            now = time.perf_counter()
+            if callback is not None and n_batches and now - last_report > INNER_PROGRESS_S:
+                last_report = now
+                fraction = (epoch - 1 + step / n_batches) / epochs
+                callback(
+                    fraction,
+                    f"epoch {epoch}/{epochs}, batch {step}/{n_batches}",
+                    epoch=epoch,
+                    epochs=epochs,
+                    loss=total / count,
+                    seconds_left=(now - started) / fraction * (1 - fraction),
+                )
+        mean_loss = total / max(count, 1)
+        metric = None
+        if validate is not None and (epoch % eval_every == 0 or epoch == epochs):
+            module.eval()
+            with torch.no_grad():
+                metric = float(validate())
+            if metric > best_metric:
+                best_metric, best_epoch, since_best = metric, epoch, 0
+                best_state = copy.deepcopy(
+                    {k: v.detach().cpu() for k, v in module.state_dict().items()}
+                )
+            else:
+                since_best += 1
+        history.append(EpochRecord(epoch, mean_loss, metric, time.perf_counter() - epoch_start))
+        if callback is not None:
+            elapsed = time.perf_counter() - started
+            shown = f", {metric_name} {metric:.4f}" if metric is not None else ""
+            callback(
+                epoch / epochs,
+                f"epoch {epoch}/{epochs}: loss {mean_loss:.4f}{shown}",
+                epoch=epoch,
+                epochs=epochs,
+                loss=mean_loss,
+                metric=metric,
+                metric_name=metric_name,
+                seconds_left=elapsed / epoch * (epochs - epoch),
+            )
+        if validate is not None and since_best >= patience:
+            stopped_early = True
+            break
+    if best_state is not None:
+        module.load_state_dict(best_state)
+    else:
+        best_epoch = len(history)
+    module.eval()
+    return TrainingResult(
+        history=history,
+        best_epoch=best_epoch,
+        best_metric=None if best_state is None else best_metric,
+        stopped_early=stopped_early,
+    )
