@@ -38,6 +38,18 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", help="write the results as JSON here")
     bench.add_argument("--per-user", help="write per-user metric values (.npz) here")
     bench.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    ease = commands.add_parser(
+        "bench-ease", help="EASE's fit time against plain float32 inversions of that size"
+    )
+    ease.add_argument("--data", required=True)
+    ease.add_argument("--l2", type=float, default=500.0)
+    ease.add_argument("--repeat", type=int, default=1)
+    ease.add_argument("--out")
+
+    report = commands.add_parser("report", help="benchmark JSON files as Markdown tables")
+    report.add_argument("files", nargs="+")
+    report.add_argument("--metrics", help="comma-separated metric keys to show")
     return parser
 
 
@@ -52,9 +64,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}{needs}: {info['description']}")
             print(f"    defaults {json.dumps(info['defaults'])}")
         return 0
-    from .bench import run
-
     try:
+        if args.command == "report":
+            from .report import run as run_report
+
+            run_report(args.files, args.metrics.split(",") if args.metrics else None)
+            return 0
+        if args.command == "bench-ease":
+            from .bench_ease import run as run_ease
+
+            run_ease(args.data, args.l2, args.repeat, args.out)
+            return 0
+        from .bench import run
+
         run(args)
     except (ValueError, MemoryError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -259,9 +259,10 @@ def run_model(
     final_valid = None if setup.valid_carved else setup.tune_valid
     if gradient and setup.valid_carved and best is not None and best[2]:
         chosen["epochs"] = int(best[2])  # the epoch count validation chose
-    with PeakMemory() as memory:
+    with PeakMemory() as fit_memory:
         model, fit_seconds = _fit(name, chosen, setup.train, final_valid, name, quiet)
-        try:
+    try:
+        with PeakMemory() as eval_memory:
             result = _evaluate(
                 model,
                 setup,
@@ -272,19 +273,20 @@ def run_model(
                 metrics,
                 fold_in=setup.fold_in,
             )
-        except NotImplementedError as error:
-            return {
-                "model": name,
-                "hyperparameters": model.hyperparameters,
-                "error": str(error),
-            }, None
+    except NotImplementedError as error:
+        return {
+            "model": name,
+            "hyperparameters": model.hyperparameters,
+            "error": str(error),
+        }, None
     row = {
         "model": name,
         "hyperparameters": model.hyperparameters,
         "metrics": {k: round(v, 6) for k, v in result.metrics.items()},
         "fit_seconds": round(fit_seconds, 3),
         "eval_seconds": round(result.seconds, 3),
-        "peak_memory_mb": round(memory.peak / 2**20, 1),
+        "peak_memory_mb": round(max(fit_memory.peak, eval_memory.peak) / 2**20, 1),
+        "eval_peak_memory_mb": round(eval_memory.peak / 2**20, 1),
         "test_users": result.n_users,
     }
     if tried:

@@ -24,10 +24,10 @@ LOSSES = ("bpr", "hinge")
 class BPR(GradientRecommender):
     name = "bpr"
     defaults = with_training_defaults(
-        factors=64, loss="bpr", margin=1.0, reg=1e-5, item_bias=True, lr=1e-3, epochs=60
+        factors=128, loss="bpr", margin=1.0, reg=3e-3, item_bias=True, lr=2e-3, epochs=100
     )
     description = "Matrix factorisation from pairwise preferences (BPR or hinge loss)."
-    grid = {"lr": [5e-4, 2e-3], "reg": [1e-5, 1e-4, 1e-3]}
+    grid = {"factors": [64, 256], "lr": [1e-3, 3e-3], "reg": [1e-3, 3e-3]}
 
     def __init__(self, **hyperparameters) -> None:
         super().__init__(**hyperparameters)

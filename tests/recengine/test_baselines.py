@@ -112,3 +112,20 @@ def test_explicit_mf_fits_ratings():
     assert np.abs(predicted - rating.data).mean() < 0.5 * baseline
     with pytest.raises(ValueError, match="mf needs ratings"):
         create_model("mf").fit(_data())
+
+
+@pytest.mark.parametrize("n, block", [(300, 64), (257, 64), (100, 128), (130, 130)])
+def test_blocked_inverse_matches_numpy(n, block):
+    from recengine.models.ease import blocked_inverse, invert_in_place
+
+    rng = np.random.default_rng(n)
+    a = rng.random((n, n)).astype(np.float32)
+    matrix = (a @ a.T / n + np.eye(n, dtype=np.float32)).astype(np.float32)
+    expected = np.linalg.inv(matrix.astype(np.float64))
+    np.testing.assert_allclose(blocked_inverse(matrix.copy(), block=block), expected, atol=1e-5)
+    np.testing.assert_allclose(invert_in_place(matrix.copy()), expected, atol=1e-5)
+    not_definite = -np.eye(n, dtype=np.float32)
+    with pytest.raises(np.linalg.LinAlgError, match="positive definite"):
+        blocked_inverse(not_definite.copy(), block=block)
+    with pytest.raises(np.linalg.LinAlgError, match="positive definite"):
+        invert_in_place(not_definite.copy())

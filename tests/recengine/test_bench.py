@@ -78,3 +78,16 @@ def test_models_command_lists_every_registered_model(capsys):
     printed = capsys.readouterr().out
     for name in list_models():
         assert f"\n{name}" in "\n" + printed
+
+
+def test_bench_ease_reports_the_ratio_to_plain_inversions(benchmark_dir, tmp_path, capsys):
+    out = tmp_path / "ease.json"
+    assert main(["bench-ease", "--data", str(benchmark_dir), "--l2", "10", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["items"] == 40 and set(report["ratios"]) == {
+        "numpy.linalg.inv", "scipy.linalg.inv", "torch.linalg.inv"
+    }
+    seconds = report["seconds"]
+    expected = seconds["ease_fit"] / seconds[report["fastest_inversion"]]
+    assert report["ratio_to_fastest_inversion"] == expected
+    assert "EASE / inversion" in capsys.readouterr().out

@@ -38,6 +38,9 @@ def catalogue_interactions(
         .order_by("timestamp", "id")
         .values_list("collector_id", "artwork_id", "timestamp", "rating")
     )
+    ratings = None
+    if rows and all(r[3] is not None for r in rows):
+        ratings = np.asarray([r[3] for r in rows], dtype=np.float32)
     item_features = None
     if feature_set is not None:
         ids, vectors = feature_set_load(feature_set=feature_set)
@@ -64,10 +67,46 @@ def catalogue_interactions(
         timestamps=np.asarray([r[2].timestamp() for r in rows], dtype=np.float64),
         all_user_ids=[user_key(pk) for pk in collector_ids],
         all_item_ids=[item_key(pk) for pk in artwork_ids],
+        ratings=ratings,
         item_features=item_features,
         user_latent=user_latent,
         item_latent=item_latent,
+        **artwork_attributes(artwork_ids),
     )
+
+
+PRICE_BANDS = 4  # quartiles of the listed prices
+
+
+def artwork_attributes(artwork_ids: list[int]) -> dict:
+    """Side information as a binary (n_items, n_attributes) matrix for the engine:
+    artist, medium, each style tag, and the price band (quartile), one column per value."""
+    import scipy.sparse as sp
+
+    rows = Artwork.objects.values_list("id", "artist_id", "medium", "style_tags", "price")
+    by_id = {row[0]: row for row in rows}
+    prices = np.asarray([float(r[4]) for r in rows if r[4] is not None])
+    edges = np.quantile(prices, np.linspace(0, 1, PRICE_BANDS + 1)[1:-1]) if len(prices) else []
+    names: dict[str, int] = {}
+    entries: list[tuple[int, int]] = []
+    for position, pk in enumerate(artwork_ids):
+        _, artist, medium, tags, price = by_id[pk]
+        values = [f"artist={artist}"]
+        if medium:
+            values.append(f"medium={medium}")
+        values += [f"style={tag}" for tag in (tags or [])]
+        if price is not None:
+            values.append(f"price_band={int(np.searchsorted(edges, float(price), side='right'))}")
+        entries += [(position, names.setdefault(value, len(names))) for value in values]
+    if not names:
+        return {}
+    matrix = sp.csr_matrix(
+        (np.ones(len(entries), dtype=np.float32), tuple(np.asarray(entries).T)),
+        shape=(len(artwork_ids), len(names)),
+    )
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    return {"item_attributes": matrix, "attribute_names": list(names)}
 
 
 def has_hidden_tastes() -> bool:

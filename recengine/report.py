@@ -1,0 +1,52 @@
+"""`python -m recengine report results.json ...`: benchmark JSON as Markdown tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def _value(value) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def markdown(report: dict, metrics: list[str] | None = None) -> str:
+    rows = report["models"]
+    keys = metrics or list(dict.fromkeys(k for r in rows for k in r.get("metrics", {})))
+    header = ["model", *keys, "fit s", "eval s", "peak MB", "hyperparameters"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        if "error" in row:
+            lines.append(f"| {row['model']} | n/a: {row['error']} |" + " |" * (len(header) - 2))
+            continue
+        params = {
+            k: v
+            for k, v in row["hyperparameters"].items()
+            if k not in ("device", "amp", "valid_users", "seed", "eval_every")
+        }
+        cells = [row["model"], *(_value(row["metrics"].get(k, "—")) for k in keys)]
+        cells += [f"{row['fit_seconds']:.1f}", f"{row['eval_seconds']:.1f}"]
+        cells += [f"{row['peak_memory_mb']:.0f}", "`" + json.dumps(params) + "`"]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(f"Command: `{report['command']}`")
+    for test in report.get("paired_tests", []):
+        lines.append(
+            f"- {test['a']} vs {test['b']} on {test['metric']}: difference "
+            f"{test['mean_difference']:+.4f} over {test['n_users']} users, Wilcoxon "
+            f"p = {test['wilcoxon_p']:.2g}, paired t p = {test['t_p']:.2g}"
+        )
+    return "\n".join(lines)
+
+
+def run(paths: list[str], metrics: list[str] | None) -> str:
+    parts = []
+    for path in paths:
+        report = json.loads(Path(path).read_text())
+        title = f"{report['dataset']}: {report['split']} split, {report['protocol']} ranking"
+        if report.get("negatives"):
+            title += f" ({report['negatives']})"
+        parts.append(f"### {title}\n\n{markdown(report, metrics)}\n")
+    text = "\n".join(parts)
+    print(text)
+    return text
