@@ -228,6 +228,10 @@ def run_model(
     quiet: bool = False,
 ) -> tuple[dict[str, Any], EvaluationResult]:
     """Tune (optionally), fit and evaluate one model; returns its JSON row and result."""
+    missing = [need for need in model_info(name)["needs"] if getattr(setup.train, need) is None]
+    if missing:
+        reason = f"needs {', '.join(missing)}, which this dataset does not have"
+        return {"model": name, "hyperparameters": fixed, "error": reason}, None
     gradient = isinstance(create_model(name), GradientRecommender)
     points = grid_points(name, fixed, use_grid)
     tried = []

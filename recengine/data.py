@@ -54,6 +54,7 @@ class Interactions:
         item_attributes: (n_items, n_attributes) binary float32 CSR, or None (side
             information: artist, medium, style tags, price band, ...)
         attribute_names: (n_attributes,) str names of those columns, or None
+        item_images: (n_items,) image file paths (str, "" where an item has none), or None
         user_latent: (n_users, d) float32, or None (demo gallery's hidden tastes)
         item_latent: (n_items, d) float32, or None
     """
@@ -69,6 +70,7 @@ class Interactions:
     item_latent: np.ndarray | None = None
     item_attributes: sp.csr_matrix | None = None
     attribute_names: np.ndarray | None = None
+    item_images: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.user_ids = _as_str_array(self.user_ids)
@@ -85,6 +87,14 @@ class Interactions:
         )
         self.user_latent = _optional(self.user_latent, np.float32, "user_latent", self.n_users)
         self.item_latent = _optional(self.item_latent, np.float32, "item_latent", self.n_items)
+        if self.item_images is not None:
+            self.item_images = np.array(
+                ["" if p is None else str(p) for p in self.item_images], dtype=object
+            )
+            if len(self.item_images) != self.n_items:
+                raise ValueError(
+                    f"item_images has {len(self.item_images)} entries, expected {self.n_items}"
+                )
         if self.item_attributes is not None:
             self.item_attributes = sp.csr_matrix(self.item_attributes, dtype=np.float32)
             if self.item_attributes.shape[0] != self.n_items:
@@ -136,6 +146,7 @@ class Interactions:
         item_latent: np.ndarray | None = None,
         item_attributes: sp.spmatrix | None = None,
         attribute_names: Sequence[str] | None = None,
+        item_images: Sequence[str] | None = None,
     ) -> Interactions:
         """Build from per-interaction external ids.
 
@@ -169,6 +180,7 @@ class Interactions:
             item_latent=item_latent,
             item_attributes=item_attributes,
             attribute_names=attribute_names,
+            item_images=item_images,
         )
 
     def matrix(self) -> sp.csr_matrix:

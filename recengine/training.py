@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 
@@ -80,12 +82,15 @@ def train_loop(
     grad_clip: float | None = None,
     callback: Callable[..., None] | None = None,
     after_step: Callable[[torch.nn.Module], None] | None = None,
+    checkpoint: str | Path | None = None,
 ) -> TrainingResult:
     """Train ``module`` in place; returns the history and restores the best epoch.
 
     batches(epoch) yields whatever ``loss_fn(module, batch)`` takes (already on the
     device). validate() returns a metric to maximise; without it the last epoch is kept.
     patience counts validations without improvement before stopping.
+    checkpoint: a file written after every epoch (weights, optimiser, history, best
+    epoch so far); when it exists at the start, training resumes after its epoch.
     """
     device = device or next(module.parameters()).device
     params = [p for p in module.parameters() if p.requires_grad]
@@ -101,7 +106,18 @@ def train_loop(
     since_best = 0
     started = time.perf_counter()
     stopped_early = False
-    for epoch in range(1, epochs + 1):
+    first_epoch = 1
+    if checkpoint is not None and Path(checkpoint).exists():
+        saved = torch.load(checkpoint, map_location=device, weights_only=True)
+        module.load_state_dict(saved["module"])
+        opt.load_state_dict(saved["optimizer"])
+        history = [EpochRecord(**record) for record in saved["history"]]
+        best_metric, best_epoch = float(saved["best_metric"]), int(saved["best_epoch"])
+        best_state, since_best = saved["best_state"], int(saved["since_best"])
+        first_epoch = int(saved["epoch"]) + 1
+        if callback is not None:
+            callback(saved["epoch"] / epochs, f"resumed after epoch {saved['epoch']}")
+    for epoch in range(first_epoch, epochs + 1):
         module.train()
         epoch_start = time.perf_counter()
         total, count = 0.0, 0
@@ -172,6 +188,20 @@ def train_loop(
                 metric_name=metric_name,
                 seconds_left=elapsed / epoch * (epochs - epoch),
             )
+        if checkpoint is not None:
+            _save_checkpoint(
+                checkpoint,
+                {
+                    "module": module.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "history": [record.as_dict() for record in history],
+                    "best_metric": best_metric,
+                    "best_epoch": best_epoch,
+                    "best_state": best_state,
+                    "since_best": since_best,
+                    "epoch": epoch,
+                },
+            )
         if validate is not None and since_best >= patience:
             stopped_early = True
             break
@@ -186,3 +216,12 @@ def train_loop(
         best_metric=None if best_state is None else best_metric,
         stopped_early=stopped_early,
     )
+
+
+def _save_checkpoint(path: str | Path, state: dict) -> None:
+    """Write to a temporary file, then rename: a crash mid-write keeps the last good one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".part")
+    torch.save(state, temporary)
+    os.replace(temporary, path)

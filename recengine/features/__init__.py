@@ -1,6 +1,6 @@
 """Image feature extractors; importing this package registers every extractor."""
 
-from . import handcrafted  # noqa: F401  (registration)
+from . import attractiveness, cnn, handcrafted  # noqa: F401  (registration)
 from .handcrafted import HandcraftedExtractor, colour_histogram, lbp_histogram
 from .registry import create_extractor, list_extractors, register_extractor
 

@@ -6,12 +6,10 @@ complement to) CNN embeddings.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from pathlib import Path
-
 import numpy as np
 from PIL import Image
 
+from .base import ImageExtractor
 from .registry import register_extractor
 
 HSV_BINS = (8, 4, 4)  # hue gets most bins: it carries most of a palette's identity
@@ -91,49 +89,37 @@ def _hellinger_block(histogram: np.ndarray) -> np.ndarray:
     return root / norm if norm > 0 else root
 
 
-ImageLike = Image.Image | str | Path
+@register_extractor
+class ColourExtractor(ImageExtractor):
+    """Joint HSV histogram (8 x 4 x 4 bins), L1-normalised."""
+
+    name = "colour"
+    dim = int(np.prod(HSV_BINS))
+
+    def describe_one(self, image: Image.Image) -> np.ndarray:
+        return colour_histogram(np.asarray(image))
 
 
 @register_extractor
-class HandcraftedExtractor:
-    """Colour + texture descriptor; ``extract`` returns (n, dim) float32."""
+class LBPExtractor(ImageExtractor):
+    """Uniform local binary patterns of the grey image: 59 bins, L1-normalised."""
+
+    name = "lbp"
+    dim = LBP_BINS
+
+    def describe_one(self, image: Image.Image) -> np.ndarray:
+        return lbp_histogram(np.asarray(image.convert("L")))
+
+
+@register_extractor
+class HandcraftedExtractor(ImageExtractor):
+    """Colour + texture: both histograms, each Hellinger- and L2-normalised, so cosine
+    similarity weighs palette and texture equally."""
 
     name = "handcrafted"
-    weights_id = "none"
+    dim = int(np.prod(HSV_BINS)) + LBP_BINS
 
-    def __init__(self, image_size: int = 128) -> None:
-        self.image_size = int(image_size)
-        self.dim = int(np.prod(HSV_BINS)) + LBP_BINS
-
-    def __repr__(self) -> str:
-        return f"HandcraftedExtractor(image_size={self.image_size})"
-
-    def _load(self, image: ImageLike) -> Image.Image:
-        if isinstance(image, (str, Path)):
-            with Image.open(image) as opened:
-                image = opened.convert("RGB")
-        else:
-            image = image.convert("RGB")
-        return image.resize((self.image_size, self.image_size), Image.Resampling.BILINEAR)
-
-    def extract_one(self, image: ImageLike) -> np.ndarray:
-        """(dim,) float32 descriptor of one image."""
-        resized = self._load(image)
-        colour = colour_histogram(np.asarray(resized))
-        texture = lbp_histogram(np.asarray(resized.convert("L")))
-        return np.concatenate([_hellinger_block(colour), _hellinger_block(texture)]).astype(
-            np.float32
-        )
-
-    def extract(
-        self,
-        images: Sequence[ImageLike],
-        callback: Callable[[float, str], None] | None = None,
-    ) -> np.ndarray:
-        """(len(images), dim) float32; each of the two blocks is Hellinger + L2-normalised."""
-        features = np.zeros((len(images), self.dim), dtype=np.float32)
-        for n, image in enumerate(images):
-            features[n] = self.extract_one(image)
-            if callback is not None:
-                callback((n + 1) / len(images), f"extracted {n + 1}/{len(images)} images")
-        return features
+    def describe_one(self, image: Image.Image) -> np.ndarray:
+        colour = colour_histogram(np.asarray(image))
+        texture = lbp_histogram(np.asarray(image.convert("L")))
+        return np.concatenate([_hellinger_block(colour), _hellinger_block(texture)])

@@ -15,6 +15,11 @@ def register_extractor(cls: type) -> type:
     return cls
 
 
+def register_extractor_factory(name: str, factory) -> None:
+    """Register a callable that builds an extractor (one per CNN backbone)."""
+    _EXTRACTORS[name] = factory
+
+
 def create_extractor(name: str, **kwargs: Any):
     """A new extractor; unknown name -> ValueError listing the available ones."""
     try:
@@ -26,5 +31,6 @@ def create_extractor(name: str, **kwargs: Any):
     return cls(**kwargs)
 
 
-def list_extractors() -> list[str]:
-    return sorted(_EXTRACTORS)
+def list_extractors(include_tests: bool = False) -> list[str]:
+    """Extractor names; timm's tiny test backbones only when asked for."""
+    return sorted(n for n in _EXTRACTORS if include_tests or not n.startswith("test_"))

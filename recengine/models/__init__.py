@@ -3,6 +3,8 @@
 # Importing a model's module registers it: one line per model.
 from . import (  # noqa: F401
     bpr,
+    curatornet,
+    dvbpr,
     ease,
     knn,
     mf,
@@ -10,6 +12,7 @@ from . import (  # noqa: F401
     popularity,
     random_model,
     slim,
+    vbpr,
     visrank,
     wmf,
 )

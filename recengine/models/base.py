@@ -182,6 +182,34 @@ class Recommender:
             f"users); use a model such as visrank or popularity for that"
         )
 
+    # ----------------------------------------------------------- cold start
+    def add_items(
+        self,
+        item_ids: Sequence[str],
+        features: np.ndarray | None = None,
+        images: Sequence | None = None,
+    ) -> None:
+        """Make works listed after training scorable, from their features (or images, for
+        models that read pixels), without retraining. Models that only know the items
+        they were trained on raise NotImplementedError."""
+        raise NotImplementedError(
+            f"the {self.name} model cannot score works it was not trained on; "
+            "use a visual model (visrank, vbpr, dvbpr, curatornet) for new works"
+        )
+
+    def _extend_catalogue(self, item_ids: Sequence[str]) -> np.ndarray:
+        """Append new external item ids; returns their new indices."""
+        self._require_fitted()
+        new = [str(i) for i in item_ids]
+        known = set(self.item_ids.tolist())
+        clash = [i for i in new if i in known]
+        if clash or len(set(new)) != len(new):
+            raise ValueError(f"item {(clash or new)[0]!r} is already in the catalogue")
+        start = len(self.item_ids)
+        self.item_ids = np.concatenate([self.item_ids, np.array(new, dtype=object)])
+        self._seen_cache = None
+        return np.arange(start, len(self.item_ids))
+
     # ----------------------------------------------------------- recommending
     @staticmethod
     def _top(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

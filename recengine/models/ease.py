@@ -104,7 +104,9 @@ def blocked_inverse(symmetric: np.ndarray, block: int = 2048) -> np.ndarray:
         try:
             factor = np.linalg.cholesky(a[k0:k1, k0:k1])
         except np.linalg.LinAlgError:
-            raise np.linalg.LinAlgError("the matrix is not positive definite; increase l2") from None
+            raise np.linalg.LinAlgError(
+                "the matrix is not positive definite; increase l2"
+            ) from None
         a[k0:k1, k0:k1] = factor
         if k1 < n:
             panel = a[k1:, k0:k1]  # X L_kk' = A_ik

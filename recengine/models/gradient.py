@@ -57,6 +57,9 @@ class GradientRecommender(Recommender):
         self.shape_: dict[str, Any] = {}
         self.history_: list[dict] = []
         self.best_epoch_: int = 0
+        # Where the loop writes a checkpoint every epoch (and resumes from): set by the
+        # caller, e.g. the worker, before fit; not a hyperparameter.
+        self.checkpoint_path: str | None = None
 
     # ----------------------------------------------------------- hooks
     def _prepare(self, train: Interactions) -> dict[str, Any]:
@@ -107,13 +110,18 @@ class GradientRecommender(Recommender):
             amp=bool(h["amp"]),
             callback=callback,
             after_step=self._after_step,
+            checkpoint=self.checkpoint_path,
         )
         self.history_ = [record.as_dict() for record in result.history]
         self.best_epoch_ = result.best_epoch
+        self._after_training()
         self._release_training_state()
 
     def _after_step(self, module: torch.nn.Module) -> None:
         """Called after each optimiser step (e.g. to project weights)."""
+
+    def _after_training(self) -> None:
+        """Called once the best weights are back in place (e.g. to cache item vectors)."""
 
     def _release_training_state(self) -> None:
         """Drop arrays only training needed."""

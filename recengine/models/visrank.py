@@ -1,11 +1,15 @@
 """VisRank: content-based ranking by visual similarity to what a user consumed.
 
-Score of candidate i for profile P = aggregate_{j in P} cosine(f_i, f_j), with
-aggregate max (closest consumed work) or mean. Works for unseen profiles and
-cold-start items, since only item features are involved.
+Score of candidate i for profile P = aggregate_{j in P} cosine(f_i, f_j), with aggregate
+max (the closest consumed work), mean, or the mean of the top_k closest. Only item
+features are involved, so unseen profiles and works listed after training are scored
+without retraining, and every score is explained by the consumed work most similar to
+the candidate.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -13,32 +17,43 @@ from ..data import Interactions
 from .base import Callback, Recommender
 from .registry import register_model
 
-AGGREGATIONS = ("max", "mean")
+AGGREGATIONS = ("max", "mean", "topk_mean")
 # Rows of the (profile items x n_items) similarity block computed at once; bounds memory.
 _BLOCK_ROWS = 2048
+
+
+def unit_rows(features: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1; all-zero rows stay zero (cosine 0, not NaN)."""
+    features = np.asarray(features, dtype=np.float32)
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    return features / np.where(norms > 0, norms, 1.0)
 
 
 @register_model
 class VisRank(Recommender):
     name = "visrank"
-    defaults = {"aggregation": "max"}
+    defaults = {"aggregation": "max", "top_k": 3}
     needs = ("item_features",)
-    description = "Visual similarity to the works a collector consumed (max or mean cosine)."
-    grid = {"aggregation": ["max", "mean"]}
+    description = "Visual similarity to the works a collector consumed (max, mean or top-k)."
+    grid = {"aggregation": ["max", "mean", "topk_mean"]}
 
     def __init__(self, **hyperparameters) -> None:
         super().__init__(**hyperparameters)
         if self.hyperparameters["aggregation"] not in AGGREGATIONS:
             raise ValueError(f"aggregation must be one of {AGGREGATIONS}")
+        if int(self.hyperparameters["top_k"]) < 1:
+            raise ValueError("top_k must be at least 1")
 
     def _fit(
         self, train: Interactions, valid: Interactions | None, callback: Callback | None
     ) -> None:
-        features = np.asarray(train.item_features, dtype=np.float32)
-        norms = np.linalg.norm(features, axis=1, keepdims=True)
-        # Normalise once so every score is a plain dot product; all-zero
-        # feature rows stay zero (cosine 0 to everything) instead of NaN.
-        self.features = features / np.where(norms > 0, norms, 1.0)
+        self.features = unit_rows(train.item_features)
+
+    def add_items(self, item_ids: Sequence[str], features=None, images=None) -> None:
+        if features is None or len(features) != len(item_ids):
+            raise ValueError("visrank needs one feature vector per new work")
+        self._extend_catalogue(item_ids)
+        self.features = np.concatenate([self.features, unit_rows(features)])
 
     def _score_users(self, users: np.ndarray) -> np.ndarray:
         return self._score_profiles(self.seen_profiles(users))
@@ -46,7 +61,8 @@ class VisRank(Recommender):
     def _score_profiles(self, profiles: list[np.ndarray]) -> np.ndarray:
         """(len(profiles), n_items); an empty profile scores 0 everywhere."""
         scores = np.zeros((len(profiles), self.n_items), dtype=np.float32)
-        if self.hyperparameters["aggregation"] == "mean":
+        aggregation = self.hyperparameters["aggregation"]
+        if aggregation == "mean":
             # mean_j f_i . f_j = f_i . mean_j f_j: one matrix product for all profiles.
             centroids = np.zeros((len(profiles), self.features.shape[1]), dtype=np.float32)
             for row, profile in enumerate(profiles):
@@ -66,8 +82,17 @@ class VisRank(Recommender):
             group = rows[start:stop]
             stacked = np.concatenate([profiles[r] for r in group])
             similarity = self.features[stacked] @ self.features.T  # (size, n_items)
-            offsets = np.cumsum([0] + [len(profiles[r]) for r in group[:-1]])
-            scores[group] = np.maximum.reduceat(similarity, offsets, axis=0)
+            if aggregation == "max":
+                offsets = np.cumsum([0] + [len(profiles[r]) for r in group[:-1]])
+                scores[group] = np.maximum.reduceat(similarity, offsets, axis=0)
+            else:
+                offset = 0
+                for r in group:
+                    block = similarity[offset : offset + len(profiles[r])]
+                    offset += len(profiles[r])
+                    k = min(int(self.hyperparameters["top_k"]), len(block))
+                    top = -np.partition(-block, k - 1, axis=0)[:k]
+                    scores[r] = top.mean(axis=0)
             start = stop
         return scores
 

@@ -29,9 +29,7 @@ def test_ease_matches_the_closed_form_in_float64():
     np.testing.assert_allclose(model.score(np.arange(3)), x[:3] @ b, rtol=1e-4, atol=1e-5)
     # a profile scores like a user who had those items
     profile = np.flatnonzero(x[0])
-    np.testing.assert_allclose(
-        model.score_profiles([profile])[0], x[0] @ b, rtol=1e-4, atol=1e-5
-    )
+    np.testing.assert_allclose(model.score_profiles([profile])[0], x[0] @ b, rtol=1e-4, atol=1e-5)
 
 
 def test_ease_refuses_before_allocating_when_memory_is_short():
@@ -66,8 +64,10 @@ def test_wmf_conjugate_gradient_converges_to_the_exact_solution():
 def test_itemknn_shrunk_cosine_hand_computed():
     # items a, b, c; users: {a, b}, {a, b}, {a, c}
     data = Interactions(
-        user_ids=["u", "v", "w"], item_ids=["a", "b", "c"],
-        users=[0, 0, 1, 1, 2, 2], items=[0, 1, 0, 1, 0, 2],
+        user_ids=["u", "v", "w"],
+        item_ids=["a", "b", "c"],
+        users=[0, 0, 1, 1, 2, 2],
+        items=[0, 1, 0, 1, 0, 2],
     )
     model = create_model("itemknn", neighbours=5, shrink=1.0).fit(data)
     sim = model.similarity.toarray()

@@ -26,11 +26,25 @@ def benchmark_dir(tmp_path):
 
 def test_bench_sampled_writes_the_documented_json(benchmark_dir, tmp_path, capsys):
     out = tmp_path / "results.json"
-    code = main([
-        "bench", "--data", str(benchmark_dir), "--protocol", "sampled",
-        "--models", "popularity,itemknn,bpr", "--k", "5,10", "--grid", "--quiet",
-        "--params", '{"bpr": {"epochs": 5, "batch_size": 64}}', "--out", str(out),
-    ])
+    code = main(
+        [
+            "bench",
+            "--data",
+            str(benchmark_dir),
+            "--protocol",
+            "sampled",
+            "--models",
+            "popularity,itemknn,bpr",
+            "--k",
+            "5,10",
+            "--grid",
+            "--quiet",
+            "--params",
+            '{"bpr": {"epochs": 5, "batch_size": 64}}',
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     report = json.loads(out.read_text())
     assert report["protocol"] == "sampled" and report["negatives"] == "negatives.csv"
@@ -38,8 +52,17 @@ def test_bench_sampled_writes_the_documented_json(benchmark_dir, tmp_path, capsy
     rows = {row["model"]: row for row in report["models"]}
     assert set(rows) == {"popularity", "itemknn", "bpr"}
     for row in rows.values():
-        for key in ("AUC", "HR@10", "Recall@10", "Precision@10", "NDCG@5", "MRR", "MAP@10",
-                    "Coverage@10", "Novelty@10"):
+        for key in (
+            "AUC",
+            "HR@10",
+            "Recall@10",
+            "Precision@10",
+            "NDCG@5",
+            "MRR",
+            "MAP@10",
+            "Coverage@10",
+            "Novelty@10",
+        ):
             assert 0 <= row["metrics"][key] or key == "Novelty@10", key
         assert row["fit_seconds"] >= 0 and row["eval_seconds"] > 0 and row["peak_memory_mb"] > 0
         assert row["test_users"] == 40
@@ -59,11 +82,27 @@ def test_bench_sampled_writes_the_documented_json(benchmark_dir, tmp_path, capsy
 
 def test_bench_full_ranking_and_errors(benchmark_dir, tmp_path, capsys):
     out = tmp_path / "full.json"
-    assert main([
-        "bench", "--data", str(benchmark_dir), "--models", "ease", "--k", "10",
-        "--metrics", "Recall,NDCG,AUC", "--quiet", "--out", str(out),
-        "--per-user", str(tmp_path / "users.npz"),
-    ]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "--data",
+                str(benchmark_dir),
+                "--models",
+                "ease",
+                "--k",
+                "10",
+                "--metrics",
+                "Recall,NDCG,AUC",
+                "--quiet",
+                "--out",
+                str(out),
+                "--per-user",
+                str(tmp_path / "users.npz"),
+            ]
+        )
+        == 0
+    )
     report = json.loads(out.read_text())
     assert report["protocol"] == "full"
     assert set(report["models"][0]["metrics"]) == {"AUC", "Recall@10", "NDCG@10"}
@@ -85,9 +124,33 @@ def test_bench_ease_reports_the_ratio_to_plain_inversions(benchmark_dir, tmp_pat
     assert main(["bench-ease", "--data", str(benchmark_dir), "--l2", "10", "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["items"] == 40 and set(report["ratios"]) == {
-        "numpy.linalg.inv", "scipy.linalg.inv", "torch.linalg.inv"
+        "numpy.linalg.inv",
+        "scipy.linalg.inv",
+        "torch.linalg.inv",
     }
     seconds = report["seconds"]
     expected = seconds["ease_fit"] / seconds[report["fastest_inversion"]]
     assert report["ratio_to_fastest_inversion"] == expected
     assert "EASE / inversion" in capsys.readouterr().out
+
+
+def test_bench_reports_a_model_the_data_cannot_feed_and_goes_on(benchmark_dir, tmp_path):
+    out = tmp_path / "r.json"
+    assert (
+        main(
+            [
+                "bench",
+                "--data",
+                str(benchmark_dir),
+                "--models",
+                "mf,popularity",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    rows = {r["model"]: r for r in json.loads(out.read_text())["models"]}
+    assert rows["mf"]["error"] == "needs ratings, which this dataset does not have"
+    assert "HR@10" in rows["popularity"]["metrics"]

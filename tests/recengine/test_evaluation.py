@@ -112,7 +112,14 @@ def test_full_ranking_metric_set_and_all_keys():
     model = FixedScores([[0.9, 0.1, 0.5, 0.7, 0.3], [0.2, 0.8, 0.6, 0.4, 0.5]])
     result = evaluate(model, train, test, ks=(2,))
     assert list(result.metrics) == [
-        "HR@2", "Recall@2", "Precision@2", "NDCG@2", "MRR", "MAP@2", "Coverage@2", "Novelty@2"
+        "HR@2",
+        "Recall@2",
+        "Precision@2",
+        "NDCG@2",
+        "MRR",
+        "MAP@2",
+        "Coverage@2",
+        "Novelty@2",
     ]
     # u0 ranks 3 (.7), 2 (.5) first: both relevant; u1 ranks 2, 4: hit at 2
     assert result.metrics["Precision@2"] == pytest.approx((1.0 + 0.5) / 2)
@@ -125,8 +132,12 @@ def test_full_ranking_metric_set_and_all_keys():
 def test_fold_in_users_are_scored_from_their_profile():
     class ProfileScores(FixedScores):
         def score_profiles(self, profiles):
-            return np.stack([np.bincount(p, minlength=5).astype(np.float32) + 0.01 * np.arange(5)
-                             for p in profiles])
+            return np.stack(
+                [
+                    np.bincount(p, minlength=5).astype(np.float32) + 0.01 * np.arange(5)
+                    for p in profiles
+                ]
+            )
 
     train = _part([1], [1])
     fold_in = _part([0], [3])

@@ -12,9 +12,26 @@ from recengine import (
 from recengine.models import Recommender
 
 
+# Small settings that keep every model's round trip fast on a CPU.
+FAST = {
+    "bpr": {"epochs": 3},
+    "mf": {"epochs": 3},
+    "vbpr": {"epochs": 3},
+    "curatornet": {"epochs": 3, "batch_size": 8},
+    "dvbpr": {"epochs": 2, "backbone": "test_resnet", "image_size": 32, "batch_size": 8},
+}
+
+
 @pytest.fixture
-def tiny():
+def tiny(tmp_path):
+    from PIL import Image
+
     rng = np.random.default_rng(0)
+    images = []
+    for n in range(9):
+        path = tmp_path / f"i{n}.png"
+        Image.fromarray(rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(path)
+        images.append(str(path))
     n_users, n_items = 6, 9
     users = np.repeat(np.arange(n_users), 3)
     items = np.concatenate([rng.choice(n_items - 1, 3, replace=False) for _ in range(n_users)])
@@ -29,15 +46,18 @@ def tiny():
         item_features=rng.random((n_items, 5)),
         user_latent=rng.normal(size=(n_users, 3)),
         item_latent=rng.normal(size=(n_items, 3)),
+        item_images=images,
     )
 
 
 def test_registry_lists_the_models():
     assert {"popularity", "visrank", "oracle", "random"} <= set(list_models())
+    assert {"vbpr", "dvbpr", "curatornet", "ease", "slim", "wmf"} <= set(list_models())
     with pytest.raises(ValueError, match="available: .*popularity"):
         create_model("nope")
     info = model_info("visrank")
-    assert info["defaults"] == {"aggregation": "max"} and info["needs"] == ("item_features",)
+    assert info["defaults"] == {"aggregation": "max", "top_k": 3}
+    assert info["needs"] == ("item_features",)
     assert model_info("oracle")["needs"] == ("user_latent", "item_latent")
     with pytest.raises(TypeError, match="bogus"):
         create_model("random", bogus=1)
@@ -45,7 +65,7 @@ def test_registry_lists_the_models():
 
 @pytest.mark.parametrize("name", list_models())
 def test_model_round_trip(name, tiny, tmp_path):
-    model = create_model(name)
+    model = create_model(name, **FAST.get(name, {}))
     progress = []
     assert model.fit(tiny, callback=lambda f, m, **details: progress.append(f)) is model
     assert progress and progress[-1] == 1.0

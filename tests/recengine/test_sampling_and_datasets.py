@@ -75,7 +75,10 @@ def test_sampled_negatives_are_unseen_distinct_and_seeded():
         assert len(set(row)) == 5 and not set(row) & seen
     # asking for more than remain gives every unseen item once, padded with -1
     full = sample_negatives(np.array([0]), 9, data, seed=0)
-    assert sorted(full.items[0][:7]) == list(range(3, 10)) and full.items[0][7:].tolist() == [-1, -1]
+    assert sorted(full.items[0][:7]) == list(range(3, 10)) and full.items[0][7:].tolist() == [
+        -1,
+        -1,
+    ]
 
 
 def test_popularity_sampling_prefers_popular_items():

@@ -136,3 +136,37 @@ def test_models_learn_the_groups_and_beat_random(name, params):
     if name == "bpr":
         losses = [epoch["loss"] for epoch in model.history_]
         assert losses[-1] < losses[0]
+
+
+def test_checkpoint_each_epoch_and_resume_after_a_crash(tmp_path):
+    x, y = _regression_problem()
+    path = tmp_path / "ckpt.pt"
+
+    def run(epochs, crash_at=None):
+        torch.manual_seed(0)
+        module = torch.nn.Linear(4, 1)
+
+        def batches(epoch):
+            if epoch == crash_at:
+                raise KeyboardInterrupt("worker killed")
+            return [(x, y)]
+
+        result = train_loop(
+            module,
+            batches=batches,
+            loss_fn=lambda m, b: (m(b[0]).squeeze(1) - b[1]).pow(2).mean(),
+            epochs=epochs,
+            lr=0.05,
+            checkpoint=path,
+        )
+        return module, result
+
+    with pytest.raises(KeyboardInterrupt):
+        run(6, crash_at=4)
+    assert path.exists() and not (tmp_path / "ckpt.pt.part").exists()
+    resumed_module, resumed = run(6)
+    assert [r.epoch for r in resumed.history] == [1, 2, 3, 4, 5, 6]
+    path.unlink()
+    straight_module, straight = run(6)
+    torch.testing.assert_close(resumed_module.weight, straight_module.weight)
+    assert [r.loss for r in resumed.history] == pytest.approx([r.loss for r in straight.history])

@@ -66,3 +66,32 @@ def test_visrank_requires_features():
         create_model("visrank").fit(data)
     with pytest.raises(ValueError, match="aggregation"):
         create_model("visrank", aggregation="median")
+
+
+def test_visrank_mean_of_top_k():
+    data = Interactions(
+        user_ids=["u0"], item_ids=["a", "b", "c", "d"], users=[0], items=[0], item_features=FEATURES
+    )
+    model = create_model("visrank", aggregation="topk_mean", top_k=2).fit(data)
+    scores = model.score_profiles([[0, 1, 2], [3]])
+    # item3 vs profile {0, 1, 2}: cosines .6, .8, 7/(5 sqrt 2) = .99 -> top two .99 and .8
+    np.testing.assert_allclose(scores[0, 3], (7 / (5 * np.sqrt(2)) + 0.8) / 2, rtol=1e-6)
+    # item0 vs {0, 1, 2}: 1, 0, S -> (1 + S) / 2; a one-item profile uses that item alone
+    np.testing.assert_allclose(scores[0, 0], (1 + S) / 2, rtol=1e-6)
+    np.testing.assert_allclose(scores[1], [0.6, 0.8, 7 / (5 * np.sqrt(2)), 1], rtol=1e-6)
+    with pytest.raises(ValueError, match="top_k"):
+        create_model("visrank", top_k=0)
+
+
+def test_visrank_scores_works_listed_after_training():
+    model = _fitted("max")
+    model.add_items(["e"], features=np.array([[0, 2]], dtype=np.float32))
+    assert model.n_items == 5 and model.item_ids[-1] == "e"
+    scores = model.score_profiles([[0, 1]])
+    assert scores.shape == (1, 5) and scores[0, 4] == pytest.approx(1.0)  # same as b
+    items, _ = model.recommend(np.array([1]), k=3)  # user1 had item3 = (3, 4)
+    assert items.tolist() == [[2, 1, 4]]  # c (.99), then b and the new e tie at .8
+    with pytest.raises(ValueError, match="already in the catalogue"):
+        model.add_items(["a"], features=np.ones((1, 2)))
+    with pytest.raises(NotImplementedError, match="cannot score works it was not trained on"):
+        create_model("popularity").fit(Interactions(["u"], ["a"], [0], [0])).add_items(["b"])

@@ -1,0 +1,216 @@
+"""The visual models: what they learn, cold start, fine-tuning, guided sampling."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from PIL import Image
+
+from recengine import Interactions, create_model, evaluate
+from recengine.guided_sampling import GUIDELINES, TripletSampler, item_artists, visual_clusters
+from recengine.models.curatornet import pool_profiles
+from recengine.splits import cold_start_items_split, temporal_leave_last_out
+
+COLOURS = np.array([[220, 40, 40], [40, 60, 220]])  # two visual styles: red, blue
+
+
+def gallery(tmp_path=None, n_users=40, n_items=40, per_user=6, seed=0):
+    """Items 0-19 are red works by artists 0-3, items 20-39 blue works by artists 4-7;
+    even users buy red, odd users buy blue, one work every other day."""
+    rng = np.random.default_rng(seed)
+    style = (np.arange(n_items) >= n_items // 2).astype(int)
+    features = np.eye(2)[style] * 3 + rng.normal(0, 0.5, size=(n_items, 2))
+    features = np.hstack([features, rng.normal(size=(n_items, 6))]).astype(np.float32)
+    artists = np.arange(n_items) // 5
+    attributes = sp.csr_matrix((np.ones(n_items), (np.arange(n_items), artists)))
+    users, items, times = [], [], []
+    for user in range(n_users):
+        pool = np.flatnonzero(style == user % 2)
+        for day, item in enumerate(rng.choice(pool, per_user, replace=False)):
+            users.append(user)
+            items.append(item)
+            times.append(2 * 86400.0 * (day + user % 3) + user)
+    images = None
+    if tmp_path is not None:
+        images = []
+        for item in range(n_items):
+            pixels = COLOURS[style[item]] + rng.integers(-30, 30, size=(16, 16, 3))
+            path = tmp_path / f"{item}.png"
+            Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(path)
+            images.append(str(path))
+    return Interactions(
+        user_ids=[f"u{u}" for u in range(n_users)],
+        item_ids=[f"i{i}" for i in range(n_items)],
+        users=users,
+        items=items,
+        timestamps=times,
+        item_features=features,
+        item_attributes=attributes,
+        attribute_names=[f"artist={a}" for a in range(attributes.shape[1])],
+        item_images=images,
+    )
+
+
+def own_style_share(model, users, k=5):
+    top, _ = model.recommend(users, k=k)
+    return ((top >= 20).astype(int) == (users[:, None] % 2)).mean()
+
+
+def test_pool_profiles_mean_and_max_with_an_empty_profile():
+    vectors = torch.tensor([[1.0, 4.0], [3.0, 0.0], [5.0, 5.0]])
+    pooled = pool_profiles(vectors, torch.tensor([0, 0, 2]), 3)
+    assert pooled.tolist() == [[2.0, 2.0, 3.0, 4.0], [0, 0, 0, 0], [5.0, 5.0, 5.0, 5.0]]
+
+
+@pytest.mark.parametrize("sampling", ["uniform", "guided"])
+def test_curatornet_learns_styles_and_serves_new_collectors(sampling):
+    data = gallery()
+    model = create_model(
+        "curatornet", sampling=sampling, epochs=15, batch_size=32, lr=3e-3, clusters=4
+    ).fit(data)
+    assert own_style_share(model, np.arange(40)) >= 0.9
+    # a new collector who picked three blue works gets blue works, without retraining
+    scores = model.score_profiles([np.array([21, 25, 33])])[0]
+    assert scores[20:].mean() > scores[:20].mean()
+    explained = model.explain_profiles([np.array([2, 25])], np.array([[30, 4]]))
+    assert explained.tolist() == [[25, 2]]  # each pick explained by the work of its style
+
+
+def test_vbpr_and_curatornet_score_works_listed_after_training():
+    data = gallery()
+    split = cold_start_items_split(data, share=0.25, seed=1)
+    cold = np.unique(split.test.items)
+    for name, params in (
+        ("vbpr", {"epochs": 30, "batch_size": 32, "lr": 5e-3}),
+        ("curatornet", {"epochs": 15, "batch_size": 32, "lr": 3e-3}),
+    ):
+        model = create_model(name, **params).fit(split.train)
+        # cold items exist in the index but had no interactions: scored from features
+        visual = evaluate(model, split.train, split.test, ks=(5,), metrics=("AUC",))
+        popular = evaluate(
+            create_model("popularity").fit(split.train),
+            split.train,
+            split.test,
+            ks=(5,),
+            metrics=("AUC",),
+        )
+        assert visual.metrics["AUC"] > popular.metrics["AUC"] + 0.2, name
+        # and works added after training are scored like their style
+        before = model.n_items
+        model.add_items(["new-red", "new-blue"], features=data.item_features[[0, 39]])
+        scores = model.score(np.array([0, 1]))  # user 0 buys red, user 1 blue
+        assert model.n_items == before + 2
+        assert scores[0, -2] > scores[0, -1] and scores[1, -1] > scores[1, -2], name
+        assert len(cold)
+
+
+def test_vbpr_cold_item_has_only_the_visual_term():
+    data = gallery()
+    model = create_model("vbpr", epochs=2, batch_size=64).fit(data)
+    model.add_items(["new"], features=data.item_features[:1])
+    module = model.module_
+    assert module.gamma_item.weight[-1].abs().sum() == 0 and module.beta_item.weight[-1] == 0
+    with pytest.raises(NotImplementedError):
+        model.score_profiles([np.array([1, 2])])  # VBPR has per-user vectors
+
+
+def test_dvbpr_learns_from_pixels_and_embeds_new_images(tmp_path):
+    data = gallery(tmp_path)
+    model = create_model(
+        "dvbpr",
+        backbone="test_resnet",
+        image_size=32,
+        epochs=8,
+        batch_size=32,
+        lr=3e-3,
+        item_factors=0,
+    )
+    model.checkpoint_path = str(tmp_path / "dvbpr.pt")
+    model.fit(data)
+    assert (tmp_path / "dvbpr.pt").exists()
+    assert own_style_share(model, np.arange(40)) >= 0.8
+    new = tmp_path / "new.png"
+    Image.fromarray(np.full((16, 16, 3), COLOURS[1], dtype=np.uint8)).save(new)
+    model.add_items(["new-blue"], images=[str(new)])
+    scores = model.score(np.array([0, 1]))
+    assert scores[1, -1] > scores[0, -1]  # the blue lover likes the new blue work more
+
+
+def test_fine_tuning_trains_only_the_last_stage(tmp_path):
+    data = gallery(tmp_path)
+    model = create_model(
+        "curatornet",
+        fine_tune=True,
+        backbone="test_resnet",
+        image_size=32,
+        epochs=2,
+        batch_size=32,
+        lr=1e-2,
+    )
+    from recengine.features.backbones import create_backbone, resolve_weights
+
+    start = create_backbone("test_resnet", resolve_weights(None)).state_dict()
+    model.fit(data)
+    tuned = model.module_.tower.backbone.state_dict()
+    changed = {
+        k for k in start if start[k].dtype.is_floating_point and not torch.equal(start[k], tuned[k])
+    }
+    assert changed and all(k.startswith("layer4") for k in changed)
+    assert model.features_.shape == (40, model.shape_["n_features"])
+    with pytest.raises(ValueError, match="give the new works' images"):
+        model.add_items(["x"], features=np.zeros((1, 4)))
+    model.add_items(["x"], images=[data.item_images[0]])
+    assert model.score(np.array([0])).shape == (1, 41)
+
+
+def test_guided_sampler_follows_each_guideline():
+    data = gallery()
+    clusters = visual_clusters(data.item_features, n_clusters=2, pca_dim=2, seed=0)
+    assert len(set(clusters[:20])) == 1 and clusters[0] != clusters[39]  # the two styles
+    artists = item_artists(data)
+    assert artists.tolist() == (np.arange(40) // 5).tolist()
+    rng = np.random.default_rng(0)
+    seen = [set(p.tolist()) for p in data.profiles()]
+    for guideline in GUIDELINES:
+        sampler = TripletSampler(
+            data, "guided", clusters=clusters, artists=artists, weights={guideline: 1.0}
+        )
+        triplets = sampler.sample(rng, 200)
+        assert len(triplets) == 200
+        for t in range(len(triplets)):
+            user, pos, neg = triplets.users[t], triplets.positives[t], triplets.negatives[t]
+            profile = triplets.profile_items[triplets.profile_ptr[t] : triplets.profile_ptr[t + 1]]
+            if guideline in ("next_basket", "missing_basket"):
+                assert pos in seen[user] and neg not in seen[user] and pos not in profile
+            elif guideline == "artist_cluster":
+                assert artists[pos] in set(artists[profile]) and neg not in seen[user]
+                assert clusters[neg] not in set(clusters[profile])
+            elif guideline == "fake_profile_cluster":
+                assert user == -1 and len(profile) == 1
+                assert clusters[pos] == clusters[profile[0]] != clusters[neg]
+            else:
+                assert user == -1 and artists[pos] == artists[profile[0]] != artists[neg]
+    real = TripletSampler(data, "guided", clusters=clusters, artists=artists, real_users_only=True)
+    assert (real.sample(rng, 300).users >= 0).all()
+    with pytest.raises(ValueError, match="sampling must be"):
+        TripletSampler(data, "clever")
+
+
+def test_next_basket_profiles_precede_the_positive():
+    data = gallery()
+    sampler = TripletSampler(data, "guided", weights={"next_basket": 1.0})
+    triplets = sampler.sample(np.random.default_rng(1), 100)
+    assert (triplets.guideline == GUIDELINES.index("next_basket")).all()
+    first_time = {}
+    for u, i, t in zip(data.users, data.items, data.timestamps, strict=True):
+        first_time[(u, i)] = min(t, first_time.get((u, i), np.inf))
+    for t in range(len(triplets)):
+        user = triplets.users[t]
+        profile = triplets.profile_items[triplets.profile_ptr[t] : triplets.profile_ptr[t + 1]]
+        when = first_time[(user, triplets.positives[t])]
+        assert all(first_time[(user, p)] < when for p in profile)
+
+
+def test_temporal_split_of_the_gallery_is_sane():
+    split = temporal_leave_last_out(gallery())
+    assert len(split.test) == 40 and len(split.valid) == 40
