@@ -11,7 +11,6 @@ from recengine import (
 )
 from recengine.models import Recommender
 
-
 # Small settings that keep every model's round trip fast on a CPU.
 FAST = {
     "bpr": {"epochs": 3},
