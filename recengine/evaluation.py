@@ -132,19 +132,33 @@ def _ordered_keys(names: tuple[str, ...], ks: Sequence[int]) -> list[str]:
 
 
 def _batch_values(
-    scores: np.ndarray, relevant: np.ndarray, names: tuple[str, ...], ks: Sequence[int]
+    scores: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    names: tuple[str, ...],
+    ks: Sequence[int],
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Per-user metrics of one batch, and the ranked columns (-1 where not rankable)."""
-    ranked, hits = m.hits_at(scores, relevant, max(ks))
-    n_relevant = relevant.sum(axis=1)
+    """Per-user metrics of one batch, and the ranked columns (-1 where not rankable).
+
+    The relevant items are (row, column) pairs: a dense mask of a full-ranking batch
+    would cost a pass over every item for every user, twice.
+    """
+    n_rows, n_columns = scores.shape
+    ranked = m.top_k(scores, max(ks))
+    keys = np.sort(rows * n_columns + cols)
+    hits = np.isin(np.arange(n_rows)[:, None] * n_columns + ranked, keys, assume_unique=False)
+    finite = np.isfinite(np.take_along_axis(scores, ranked, axis=1))
+    hits &= finite
+    n_relevant = np.bincount(rows, minlength=n_rows)
     values = m.metrics_from_hits(hits, n_relevant, ks)
     if "MRR" in names:
         first_hit = np.where(hits.any(axis=1), hits.argmax(axis=1) + 1, 0)
-        values["MRR"] = m.reciprocal_rank(scores, relevant, known_first_hit=first_hit)
+        values["MRR"] = m.reciprocal_rank_of_pairs(scores, rows, cols, known_first_hit=first_hit)
     if "AUC" in names:
+        relevant = np.zeros(scores.shape, dtype=bool)
+        relevant[rows, cols] = True
         values["AUC"] = m.auc(scores, relevant)
-    ranked = np.where(np.isfinite(np.take_along_axis(scores, ranked, axis=1)), ranked, -1)
-    return values, ranked
+    return values, np.where(finite, ranked, -1)
 
 
 def _scores_for(model, users, fold_in_profiles) -> np.ndarray:
@@ -203,24 +217,24 @@ def evaluate(
     relevant_matrix = test.matrix()
     candidates_users = np.unique(test.users)
     collector = _Collector(names, ks)
+    # Held-out pairs the user also has among the excluded ones cannot be recommended:
+    # they are not positives (and a user left with none is skipped).
+    relevant_matrix = sp.csr_matrix(relevant_matrix - relevant_matrix.multiply(seen > 0))
+    relevant_matrix.eliminate_zeros()
+    candidates_users = candidates_users[np.diff(relevant_matrix.indptr)[candidates_users] > 0]
     for start in range(0, len(candidates_users), batch_size):
         batch = candidates_users[start : start + batch_size]
-        relevant = np.zeros((len(batch), train.n_items), dtype=bool)
-        relevant[_rows(relevant_matrix, batch)] = True
-        excluded = _rows(seen, batch)
-        relevant[excluded] = False
-        keep = relevant.any(axis=1)
-        if keep.any():
-            if not keep.all():
-                batch, relevant = batch[keep], relevant[keep]
-                excluded = _rows(seen, batch)
+        if len(batch):
             scores = _scores_for(model, batch, profiles)
-            if scores.shape != relevant.shape:
-                raise ValueError(f"model.score returned {scores.shape}, expected {relevant.shape}")
+            if scores.shape != (len(batch), train.n_items):
+                raise ValueError(
+                    f"model.score returned {scores.shape}, expected {(len(batch), train.n_items)}"
+                )
             if np.isnan(scores).any():
                 raise ValueError(f"{getattr(model, 'name', 'model')} produced NaN scores")
-            scores[excluded] = -np.inf
-            values, ranked = _batch_values(scores, relevant, names, ks)
+            scores[_rows(seen, batch)] = -np.inf
+            rows, cols = _rows(relevant_matrix, batch)
+            values, ranked = _batch_values(scores, rows, cols, names, ks)
             collector.add(batch, values, ranked)
         if callback is not None:
             done = min(start + batch_size, len(candidates_users))
@@ -256,8 +270,6 @@ def _evaluate_sampled(
         clash = (negative_part[:, :, None] == candidates[:, None, :width]).any(axis=2)
         negative_part[clash] = -1
         candidates[:, width:] = negative_part
-        relevant = np.zeros(candidates.shape, dtype=bool)
-        relevant[rows, columns] = True
         if profiles is None:
             scores = np.asarray(model.score(batch, candidates), dtype=np.float32)
         else:
@@ -266,7 +278,7 @@ def _evaluate_sampled(
             scores[candidates < 0] = -np.inf
         if np.isnan(scores).any():
             raise ValueError(f"{getattr(model, 'name', 'model')} produced NaN scores")
-        values, ranked = _batch_values(scores, relevant, names, ks)
+        values, ranked = _batch_values(scores, rows, columns, names, ks)
         recommended = np.where(
             ranked >= 0, np.take_along_axis(candidates, np.maximum(ranked, 0), axis=1), -1
         )

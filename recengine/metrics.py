@@ -44,8 +44,8 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """(n_users, min(k, n_items)) int64 item indices by descending score.
 
     Ties are broken by the lower item index so results are deterministic. torch.topk
-    picks the candidates; only rows whose tie at the k-th score crosses the cut are
-    redone exactly.
+    picks k + 1 candidates; only rows where the k-th and (k+1)-th scores tie (so the tie
+    may cross the cut) are redone exactly.
     """
     scores = np.asarray(scores)
     n_rows, n_items = scores.shape
@@ -53,13 +53,15 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     if k <= 0 or n_rows == 0:
         return np.zeros((n_rows, max(k, 0)), dtype=np.int64)
     table = _tensor(scores)
-    values, chosen = torch.topk(table, k, dim=1)
-    kth = values[:, -1:]
-    crossing = (table == kth).sum(dim=1) > (values == kth).sum(dim=1)
-    chosen = chosen.numpy().astype(np.int64, copy=True)
-    rows = np.flatnonzero(crossing.numpy())
+    values, chosen = torch.topk(table, min(k + 1, n_items), dim=1)
+    chosen = chosen[:, :k].numpy().astype(np.int64, copy=True)
+    if k < n_items:
+        values = values.numpy()
+        rows = np.flatnonzero(values[:, k - 1] == values[:, k])
+    else:
+        rows = np.arange(n_rows)  # everything is chosen: only the order can differ
     if len(rows):
-        chosen[rows] = _exact_top_k(scores[rows], k)
+        chosen[rows] = _exact_top_k(scores[rows], k) if k < n_items else np.arange(n_items)
     chosen_scores = np.take_along_axis(scores, chosen, axis=1)
     order = np.lexsort((chosen, -chosen_scores), axis=1)
     return np.take_along_axis(chosen, order, axis=1)
@@ -154,26 +156,47 @@ def reciprocal_rank(
     """(n_users,) 1 / rank of the first relevant item in the full ranking (MRR per user).
 
     0 when every relevant item is unrankable (-inf), NaN when there is no relevant item.
-
     known_first_hit: (n_users,) 1-based rank of the first hit where a top-k pass already
     found it, 0 where it did not; only the other rows are ranked here.
     """
+    rows, cols = np.nonzero(np.asarray(relevant, dtype=bool))
+    return reciprocal_rank_of_pairs(scores, rows, cols, known_first_hit)
+
+
+def reciprocal_rank_of_pairs(
+    scores: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    known_first_hit: np.ndarray | None = None,
+) -> np.ndarray:
+    """reciprocal_rank with the relevant items given as (row, column) pairs, which spares
+    a pass over a dense (users x items) mask."""
     scores = np.asarray(scores)
-    defined = np.asarray(relevant, dtype=bool).any(axis=1)
-    relevant = np.asarray(relevant, dtype=bool) & np.isfinite(scores)
-    rank = np.zeros(len(scores), dtype=np.float64)
+    n_rows = len(scores)
+    defined = np.bincount(rows, minlength=n_rows) > 0
+    rank = np.zeros(n_rows, dtype=np.float64)
     if known_first_hit is not None:
         rank[:] = known_first_hit
-    todo = np.flatnonzero((rank == 0) & relevant.any(axis=1))
-    if len(todo):
-        table = _tensor(scores[todo])
-        mask = _tensor(relevant[todo])
-        masked = torch.where(mask, table, torch.tensor(-np.inf, dtype=table.dtype))
-        best, best_item = masked.max(dim=1)  # first index among equal maxima
-        best, best_item = best[:, None], best_item[:, None]
-        position = torch.arange(table.shape[1])[None, :]
-        before = (table > best) | ((table == best) & (position < best_item))
-        rank[todo] = 1 + before.sum(dim=1).numpy()
+    wanted = (rank == 0) & defined
+    pick = wanted[rows]
+    rows, cols = rows[pick], cols[pick]
+    values = scores[rows, cols]
+    keep = np.isfinite(values)
+    rows, cols, values = rows[keep], cols[keep], values[keep]
+    if len(rows):
+        # per row: the best relevant score, lowest index among equals
+        order = np.lexsort((cols, -values, rows))
+        first = order[np.concatenate(([True], rows[order][1:] != rows[order][:-1]))]
+        found, best_item = rows[first], cols[first]
+        best = values[first][:, None]
+        block = scores[found]
+        # numpy's count_nonzero is several times faster here than a torch sum of bools
+        above = np.count_nonzero(block > best, axis=1)
+        ties = np.count_nonzero(block >= best, axis=1) - above
+        position = above.astype(np.float64) + 1
+        for r in np.flatnonzero(ties > 1):  # equal scores ahead of it by index
+            position[r] += np.count_nonzero(block[r, : best_item[r]] == best[r, 0])
+        rank[found] = position
     reciprocal = np.where(rank > 0, 1.0 / np.maximum(rank, 1), 0.0)
     return np.where(defined, reciprocal, np.nan)
 
