@@ -19,7 +19,9 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="fit and evaluate models on a benchmark directory")
     bench.add_argument("--data", required=True, help="directory with train.csv / test.csv ...")
     bench.add_argument("--models", required=True, help="comma-separated model names")
-    bench.add_argument("--protocol", choices=("full", "sampled"), default="full")
+    bench.add_argument(
+        "--protocol", choices=("full", "sampled", "profile-cut", "one-of-a-kind"), default="full"
+    )
     bench.add_argument(
         "--split",
         choices=("given", "temporal-loo", "random", "time-cut", "cold-items", "cold-users"),

@@ -26,6 +26,7 @@ from .evaluation import EvaluationResult, evaluate
 from .memory import PeakMemory
 from .models import create_model, model_info
 from .models.gradient import GradientRecommender
+from .protocols import evaluate_one_of_a_kind, evaluate_profile_cut
 from .sampling import Negatives, sample_negatives
 from .splits import (
     Split,
@@ -38,7 +39,9 @@ from .splits import (
 from .stats import paired_test
 
 SPLITS = ("given", "temporal-loo", "random", "time-cut", "cold-items", "cold-users")
-PROTOCOLS = ("full", "sampled")
+PROTOCOLS = ("full", "sampled", "profile-cut", "one-of-a-kind")
+# The split each protocol is defined on, when none is named.
+PROTOCOL_SPLITS = {"profile-cut": "temporal-loo", "one-of-a-kind": "time-cut"}
 
 
 @dataclass
@@ -53,6 +56,8 @@ class Setup:
     tune_valid: Interactions
     tune_negatives: Negatives | None
     valid_carved: bool  # validation rows came out of train: refit on all of train
+    protocol: str = "full"
+    listed_at: np.ndarray | None = None  # (n_items,) listing times, for one-of-a-kind
 
 
 def make_split(data: BenchmarkData, split: str, seed: int) -> Split:
@@ -152,7 +157,7 @@ def prepare(
             popularity=popularity,
             seed=seed + 1,
         )
-    elif protocol != "full":
+    elif protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
     return Setup(
         train=parts.train,
@@ -163,6 +168,8 @@ def prepare(
         tune_valid=tune_valid,
         tune_negatives=tune_negatives,
         valid_carved=carved,
+        protocol=protocol,
+        listed_at=data.item_listed_at,
     )
 
 
@@ -211,8 +218,20 @@ def _fit(name: str, params: dict, train, valid, label: str, quiet: bool):
 
 
 def _evaluate(model, setup: Setup, train, test, negatives, ks, metrics, fold_in=None):
+    """Tuning evaluates with the standard protocol (full or sampled); the final test uses
+    the protocol asked for."""
     return evaluate(
         model, train, test, ks=ks, negatives=negatives, metrics=metrics, fold_in=fold_in
+    )
+
+
+def _evaluate_final(model, setup: Setup, ks, metrics) -> EvaluationResult:
+    if setup.protocol == "profile-cut":
+        return evaluate_profile_cut(model, setup.train, setup.test, ks=ks)
+    if setup.protocol == "one-of-a-kind":
+        return evaluate_one_of_a_kind(model, setup.train, setup.test, setup.listed_at, ks=ks)
+    return _evaluate(
+        model, setup, setup.train, setup.test, setup.negatives, ks, metrics, setup.fold_in
     )
 
 
@@ -267,16 +286,7 @@ def run_model(
         model, fit_seconds = _fit(name, chosen, setup.train, final_valid, name, quiet)
     try:
         with PeakMemory() as eval_memory:
-            result = _evaluate(
-                model,
-                setup,
-                setup.train,
-                setup.test,
-                setup.negatives,
-                ks,
-                metrics,
-                fold_in=setup.fold_in,
-            )
+            result = _evaluate_final(model, setup, ks, metrics)
     except NotImplementedError as error:
         return {
             "model": name,
@@ -293,6 +303,8 @@ def run_model(
         "eval_peak_memory_mb": round(eval_memory.peak / 2**20, 1),
         "test_users": result.n_users,
     }
+    if result.note:
+        row["profile"] = result.note
     if tried:
         row["tuning"] = {"selected_by": f"{select} on validation", "tried": tried}
     if gradient:
@@ -324,7 +336,9 @@ def _table(rows: list[dict], keys: list[str]) -> str:
     )
 
 
-def run(args) -> dict[str, Any]:
+def run(args, data: BenchmarkData | None = None) -> dict[str, Any]:
+    """Run the benchmark ``args`` describe (see __main__); ``data`` replaces --data, e.g.
+    a gallery read from the site's database."""
     ks = tuple(int(k) for k in args.k.split(","))
     select = args.select or f"NDCG@{ks[0]}"
     metrics = tuple(args.metrics.split(",")) if args.metrics else None
@@ -332,8 +346,10 @@ def run(args) -> dict[str, Any]:
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     for name in names:
         model_info(name)  # unknown names fail before any work
-    data = load_benchmark(args.data)
-    split = args.split or ("given" if data.test is not None else "temporal-loo")
+    data = data if data is not None else load_benchmark(args.data)
+    split = args.split or PROTOCOL_SPLITS.get(
+        args.protocol, "given" if data.test is not None else "temporal-loo"
+    )
     setup = prepare(
         data,
         split=split,
@@ -366,7 +382,8 @@ def run(args) -> dict[str, Any]:
     ranked = sorted(results, key=lambda n: -results[n].metrics.get(select, -np.inf))
     if len(ranked) > 1:
         best = ranked[0]
-        base_key = select if select in results[best].per_user else None
+        candidates = (select, f"nDCG@{ks[0]}", "AUC")
+        base_key = next((k for k in candidates if k in results[best].per_user), None)
         for other in ranked[1:]:
             if base_key is None or base_key not in results[other].per_user:
                 continue
@@ -382,7 +399,7 @@ def run(args) -> dict[str, Any]:
     catalogue = data.catalogue
     report = {
         "dataset": data.name,
-        "data_dir": str(Path(args.data)),
+        "data_dir": str(Path(args.data)) if getattr(args, "data", None) else data.name,
         "split": split,
         "protocol": args.protocol,
         "negatives": (

@@ -50,6 +50,7 @@ class BenchmarkData:
     test: Interactions | None
     interactions: Interactions | None
     negatives: Negatives | None
+    item_listed_at: np.ndarray | None = None  # (n_items,) listing times, when known
 
     @property
     def catalogue(self) -> Interactions:

@@ -52,6 +52,7 @@ class EvaluationResult:
     n_users: int = 0
     protocol: str = "full"
     seconds: float = 0.0
+    note: str = ""  # e.g. how profiles were formed
 
 
 def _check_same_index(reference: Interactions, other: Interactions, name: str) -> None:

@@ -154,3 +154,33 @@ def test_bench_reports_a_model_the_data_cannot_feed_and_goes_on(benchmark_dir, t
     rows = {r["model"]: r for r in json.loads(out.read_text())["models"]}
     assert rows["mf"]["error"] == "needs ratings, which this dataset does not have"
     assert "HR@10" in rows["popularity"]["metrics"]
+
+
+def test_bench_visual_protocols_on_a_gallery_directory(tmp_path):
+    """interactions.csv with time, items.csv with artists: profile-cut and one-of-a-kind."""
+    rng = np.random.default_rng(0)
+    rows = ["user_id,item_id,timestamp"]
+    for user in range(30):
+        for day, item in enumerate(rng.choice(20, 5, replace=False) + 20 * (user % 2)):
+            rows.append(f"u{user},i{item},{day * 86400 * 3 + user}")
+    (tmp_path / "interactions.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "items.csv").write_text(
+        "item_id,artist\n" + "\n".join(f"i{i},a{i // 5}" for i in range(40)) + "\n"
+    )
+    for protocol, key in (("profile-cut", "nDCG@20"), ("one-of-a-kind", "AUC")):
+        out = tmp_path / f"{protocol}.json"
+        assert main(["bench", "--data", str(tmp_path), "--protocol", protocol, "--k", "20",
+                     "--models", "itemknn,popularity", "--quiet", "--out", str(out)]) == 0
+        report = json.loads(out.read_text())
+        rows_by_model = {r["model"]: r for r in report["models"]}
+        assert report["split"] == {"profile-cut": "temporal-loo", "one-of-a-kind": "time-cut"}[
+            protocol
+        ]
+        assert rows_by_model["itemknn"]["profile"]
+        assert report["paired_tests"][0]["metric"] == "nDCG@20"
+        if protocol == "profile-cut":
+            metrics = {name: row["metrics"][key] for name, row in rows_by_model.items()}
+            assert metrics["itemknn"] > metrics["popularity"]
+        else:  # works sold earlier leave the candidates: fewer than the 40 works
+            in_stock = rows_by_model["itemknn"]["metrics"]["in_stock"]
+            assert 1 < in_stock < 40 and 0 <= rows_by_model["itemknn"]["metrics"]["AUC"] <= 1
