@@ -126,6 +126,12 @@ LOGOUT_REDIRECT_URL = "login"
 # Images larger than this are refused on import: a guard against decompression bombs.
 VITRINE_MAX_IMAGE_PIXELS = int(os.environ.get("VITRINE_MAX_IMAGE_PIXELS", str(40_000_000)))
 
+# Pretrained CNN weights are files here (e.g. resnet50.safetensors); a job names one by
+# file name. Nothing is downloaded unless a job asks for "hub" on a machine with network.
+VITRINE_WEIGHTS_DIR = Path(os.environ.get("VITRINE_WEIGHTS_DIR", VAR_DIR / "weights"))
+# Extracted vectors, per (extractor, weights, image checksum): a re-run skips done images.
+VITRINE_FEATURE_CACHE = Path(os.environ.get("VITRINE_FEATURE_CACHE", VAR_DIR / "feature-cache"))
+
 # --- Celery (read by workers/celery.py and by the site when it sends tasks) ---
 BROKER_DIR = Path(os.environ.get("VITRINE_BROKER_DIR", VAR_DIR / "broker"))
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")

@@ -113,6 +113,18 @@ class Recommender:
     ) -> None:
         raise NotImplementedError
 
+    def user_index(self, external_ids: Sequence) -> np.ndarray:
+        """(len(external_ids),) int64 training-user indices, -1 for users it never saw."""
+        self._require_fitted()
+        position = {key: n for n, key in enumerate(self.user_ids.tolist())}
+        return np.asarray([position.get(str(k), -1) for k in external_ids], dtype=np.int64)
+
+    def item_index(self, external_ids: Sequence) -> np.ndarray:
+        """(len(external_ids),) int64 item indices, -1 for unknown items."""
+        self._require_fitted()
+        position = {key: n for n, key in enumerate(self.item_ids.tolist())}
+        return np.asarray([position.get(str(k), -1) for k in external_ids], dtype=np.int64)
+
     # ----------------------------------------------------------- scoring
     def seen_profiles(self, users: np.ndarray) -> list[np.ndarray]:
         """Training item indices of each user (sorted by index, not time)."""

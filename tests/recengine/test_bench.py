@@ -169,13 +169,31 @@ def test_bench_visual_protocols_on_a_gallery_directory(tmp_path):
     )
     for protocol, key in (("profile-cut", "nDCG@20"), ("one-of-a-kind", "AUC")):
         out = tmp_path / f"{protocol}.json"
-        assert main(["bench", "--data", str(tmp_path), "--protocol", protocol, "--k", "20",
-                     "--models", "itemknn,popularity", "--quiet", "--out", str(out)]) == 0
+        assert (
+            main(
+                [
+                    "bench",
+                    "--data",
+                    str(tmp_path),
+                    "--protocol",
+                    protocol,
+                    "--k",
+                    "20",
+                    "--models",
+                    "itemknn,popularity",
+                    "--quiet",
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
         report = json.loads(out.read_text())
         rows_by_model = {r["model"]: r for r in report["models"]}
-        assert report["split"] == {"profile-cut": "temporal-loo", "one-of-a-kind": "time-cut"}[
-            protocol
-        ]
+        assert (
+            report["split"]
+            == {"profile-cut": "temporal-loo", "one-of-a-kind": "time-cut"}[protocol]
+        )
         assert rows_by_model["itemknn"]["profile"]
         assert report["paired_tests"][0]["metric"] == "nDCG@20"
         if protocol == "profile-cut":

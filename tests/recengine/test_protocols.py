@@ -17,14 +17,21 @@ class Scores:
 
     def score_profiles(self, profiles):
         self.profiles.extend([list(p) for p in profiles])
-        return np.stack([self.table[list(p)].sum(axis=0) if len(p) else
-                         np.zeros(self.table.shape[1]) for p in profiles])
+        return np.stack(
+            [
+                self.table[list(p)].sum(axis=0) if len(p) else np.zeros(self.table.shape[1])
+                for p in profiles
+            ]
+        )
 
 
 def _log(users, items, times, n_items=6):
     return Interactions(
-        user_ids=["a", "b"], item_ids=[f"i{n}" for n in range(n_items)],
-        users=users, items=items, timestamps=times,
+        user_ids=["a", "b"],
+        item_ids=[f"i{n}" for n in range(n_items)],
+        users=users,
+        items=items,
+        timestamps=times,
     )
 
 

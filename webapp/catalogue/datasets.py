@@ -22,6 +22,7 @@ def catalogue_interactions(
     kinds: tuple[str, ...] = CONSUMED_KINDS,
     feature_set: FeatureSet | None = None,
     with_hidden_tastes: bool = False,
+    with_images: bool = False,
 ):
     """Build a recengine.Interactions of the whole catalogue (every artwork, sold or not).
 
@@ -68,6 +69,7 @@ def catalogue_interactions(
         all_user_ids=[user_key(pk) for pk in collector_ids],
         all_item_ids=[item_key(pk) for pk in artwork_ids],
         ratings=ratings,
+        item_images=artwork_image_paths(artwork_ids) if with_images else None,
         item_features=item_features,
         user_latent=user_latent,
         item_latent=item_latent,
@@ -111,3 +113,14 @@ def artwork_attributes(artwork_ids: list[int]) -> dict:
 
 def has_hidden_tastes() -> bool:
     return Collector.objects.exclude(hidden_taste=None).exists()
+
+
+def artwork_image_paths(artwork_ids: list[int]) -> list[str]:
+    """Local image paths in catalogue order ("" for a work without an image)."""
+    from webapp.catalogue.selectors import artwork_image_files
+
+    artworks = Artwork.objects.in_bulk(artwork_ids)
+    with_image = [artworks[pk] for pk in artwork_ids if artworks[pk].image]
+    paths, _ = artwork_image_files(with_image)
+    by_id = {a.pk: path for a, path in zip(with_image, paths, strict=True)}
+    return [by_id.get(pk, "") for pk in artwork_ids]

@@ -98,6 +98,10 @@ class FeatureSet(models.Model):
 
     name = models.CharField(max_length=100, help_text="extractor name, e.g. 'handcrafted'")
     source = models.CharField(max_length=300, blank=True, help_text="weights or file it came from")
+    # What produced the vectors, so a work listed later is described the same way:
+    # {"extractor": .., "key": .., "weights": {...}, "image_size": .., "l2": .., "pca_dim": ..}
+    # (empty for imported embeddings, which cannot describe new works).
+    params = models.JSONField(default=dict, blank=True)
     file = models.FileField(upload_to="features/")
     sha256 = models.CharField(max_length=64)
     size_bytes = models.BigIntegerField(default=0)
@@ -111,3 +115,8 @@ class FeatureSet(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.n_items} × {self.dim})"
+
+    @property
+    def weights_label(self) -> str:
+        weights = self.params.get("weights") or {}
+        return weights.get("label", "") or ("no weights" if self.params else "imported")

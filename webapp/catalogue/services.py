@@ -42,7 +42,13 @@ def artwork_image_save(*, artwork: Artwork, data: bytes, extension: str = ".jpg"
 
 
 def feature_set_create(
-    *, name: str, source: str, artwork_ids: list[int], vectors: np.ndarray
+    *,
+    name: str,
+    source: str,
+    artwork_ids: list[int],
+    vectors: np.ndarray,
+    params: dict | None = None,
+    arrays: dict[str, np.ndarray] | None = None,
 ) -> FeatureSet:
     """Save item vectors (n_items, dim) keyed by Artwork primary key as a new FeatureSet.
 
@@ -56,7 +62,7 @@ def feature_set_create(
             f"vectors must be (n_items, dim) matching {len(ids)} ids, got {vectors.shape}"
         )
     buffer = io.BytesIO()
-    np.savez(buffer, artwork_ids=ids, vectors=vectors)
+    np.savez(buffer, artwork_ids=ids, vectors=vectors, **(arrays or {}))
     data = buffer.getvalue()
     checksum = sha256_bytes(data)
     stem = safe_file_stem(name)
@@ -68,6 +74,7 @@ def feature_set_create(
             feature_set = FeatureSet(
                 name=name,
                 source=source,
+                params=params or {},
                 sha256=checksum,
                 size_bytes=len(data),
                 dim=vectors.shape[1],

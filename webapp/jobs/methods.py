@@ -37,7 +37,12 @@ def default_methods() -> list[str]:
 def validate_method(*, kind: str, method: str) -> None:
     from webapp.jobs.services import JobError
 
-    choices = trainable_models() if kind == TrainingJob.Kind.TRAIN else extractors()
+    if kind == TrainingJob.Kind.TRAIN:
+        choices = trainable_models()
+    else:  # timm's tiny test backbones are valid, only kept out of the menus
+        from recengine import list_extractors
+
+        choices = list_extractors(include_tests=True)
     if kind not in TrainingJob.Kind.values:
         raise JobError(f"unknown job kind {kind!r}")
     if method not in choices:
@@ -47,13 +52,21 @@ def validate_method(*, kind: str, method: str) -> None:
 def method_defaults(*, kind: str, method: str) -> dict:
     """Default hyperparameters of a model, plus the site's own knobs for it."""
     if kind != TrainingJob.Kind.TRAIN:
-        return {}
+        from recengine.features.backbones import known_backbones
+
+        if method in known_backbones():
+            return {"weights": "", "image_size": None, "l2": False, "pca_dim": None}
+        return {"l2": False, "pca_dim": None}
     from recengine import model_info
 
     info = model_info(method)
     params = dict(info["defaults"])
     if "item_features" in info["needs"]:
         params.setdefault("features", DEFAULT_EXTRACTOR)
+        params.setdefault("features_weights", "")
+        params.setdefault("features_image_size", None)
+        params.setdefault("features_l2", False)
+        params.setdefault("features_pca", None)
     return params
 
 

@@ -18,7 +18,8 @@ from webapp.jobs.models import TrainingJob
 
 logger = logging.getLogger(__name__)
 
-SITE_PARAMS = ("features",)  # knobs the site reads; not passed to the engine model
+# Knobs the site reads (which feature set to use); not passed to the engine model.
+SITE_PARAMS = ("features", "features_weights", "features_image_size", "features_l2", "features_pca")
 PROGRESS_INTERVAL_S = 0.5
 EVAL_KS = (10, 20)
 
@@ -91,27 +92,18 @@ def training_job_run(*, job_id: int, on_progress=None) -> str:
     return "succeeded"
 
 
-def features_extract(*, extractor_name: str, progress=None) -> FeatureSet:
-    """Extract features of every artwork that has an image, as one new FeatureSet."""
-    from recengine import create_extractor
-    from webapp.catalogue.services import feature_set_create
-
-    extractor = create_extractor(extractor_name)
-    artworks = list(Artwork.objects.exclude(image="").order_by("id").only("id", "image"))
-    if not artworks:
-        raise ValueError("no artwork has an image; import or generate a gallery first")
-    paths = [default_storage.path(a.image.name) for a in artworks]
-    vectors = extractor.extract(paths, callback=progress)
-    return feature_set_create(
-        name=extractor.name,
-        source=f"{extractor.name} (weights: {extractor.weights_id})",
-        artwork_ids=[a.pk for a in artworks],
-        vectors=vectors,
-    )
-
-
 def _run_extraction(job: TrainingJob, progress: ProgressRecorder) -> dict:
-    feature_set = features_extract(extractor_name=job.method, progress=progress)
+    from webapp.jobs.features import features_extract
+
+    p = job.params
+    feature_set = features_extract(
+        extractor_name=job.method,
+        weights=p.get("weights") or None,
+        image_size=p.get("image_size") or None,
+        l2=bool(p.get("l2", False)),
+        pca_dim=p.get("pca_dim") or None,
+        progress=progress,
+    )
     return {
         "feature_set": feature_set,
         "metrics": {"items": feature_set.n_items, "dim": feature_set.dim},
@@ -119,26 +111,62 @@ def _run_extraction(job: TrainingJob, progress: ProgressRecorder) -> dict:
 
 
 def _feature_set_for(job: TrainingJob, progress: ProgressRecorder) -> FeatureSet:
-    """The newest feature set of the job's extractor, extracted first when it is missing or
-    older than the catalogue (a newly listed work must have a vector)."""
-    from webapp.catalogue.selectors import feature_set_latest
+    """The newest feature set made as the job asks (extractor, weights, size, projection),
+    extracted first when there is none or it lacks a work listed since; only the missing
+    images are run through the extractor (the cache has the others)."""
+    from webapp.jobs.features import FeatureError, features_extract, is_extractor
 
-    name = job.params.get("features", "handcrafted")
-    feature_set = feature_set_latest(name=name)
-    if feature_set is None or feature_set.n_items < Artwork.objects.exclude(image="").count():
-        progress.stage(0.0, 0.4)(0.0, "extracting features")
-        feature_set = features_extract(extractor_name=name, progress=progress)
+    p = job.params
+    name = p.get("features", "handcrafted")
+    wanted = {
+        "weights_file": p.get("features_weights") or "",
+        "image_size": p.get("features_image_size") or None,
+        "l2": bool(p.get("features_l2", False)),
+        "pca_dim": p.get("features_pca") or None,
+    }
+    candidates = FeatureSet.objects.filter(name=name).order_by("-created_at", "-id")
+    if is_extractor(name):
+        for feature_set in candidates:
+            made = {key: feature_set.params.get(key) for key in wanted}
+            made["weights_file"] = made["weights_file"] or ""
+            made["image_size"] = made["image_size"] if wanted["image_size"] else None
+            if made == wanted:
+                break
+        else:
+            feature_set = None
+        with_images = Artwork.objects.exclude(image="").count()
+        if feature_set is None or feature_set.n_items < with_images:
+            progress.stage(0.0, 0.4)(0.0, f"extracting {name} features")
+            feature_set = features_extract(
+                extractor_name=name,
+                weights=wanted["weights_file"] or None,
+                image_size=wanted["image_size"],
+                l2=wanted["l2"],
+                pca_dim=wanted["pca_dim"],
+                progress=progress,
+            )
+        return feature_set
+    feature_set = candidates.first()
+    if feature_set is None:
+        raise FeatureError(
+            f"there is no feature set named {name!r}: import embeddings under that name "
+            "or choose an extractor"
+        )
     return feature_set
 
 
 def _run_training(job: TrainingJob, progress: ProgressRecorder) -> dict:
     from recengine import create_model, evaluate, model_info, temporal_leave_last_out
+    from recengine.evaluation import METRICS
     from webapp.catalogue.datasets import catalogue_interactions
 
     needs = tuple(model_info(job.method)["needs"])
+    fine_tune = bool(job.params.get("fine_tune"))
     feature_set = _feature_set_for(job, progress) if "item_features" in needs else None
     data = catalogue_interactions(
-        feature_set=feature_set, with_hidden_tastes="user_latent" in needs
+        feature_set=feature_set,
+        with_hidden_tastes="user_latent" in needs,
+        with_images="item_images" in needs or fine_tune,
     )
     hyperparameters = {k: v for k, v in job.params.items() if k not in SITE_PARAMS}
     split = temporal_leave_last_out(data)
@@ -153,6 +181,7 @@ def _run_training(job: TrainingJob, progress: ProgressRecorder) -> dict:
         split.test,
         ks=EVAL_KS,
         exclude=[split.valid],
+        metrics=METRICS,  # AUC too: cheap at a gallery's size
         callback=progress.stage(0.7, 0.85),
     )
     metrics = {name: round(float(value), 6) for name, value in result.metrics.items()}

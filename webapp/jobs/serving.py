@@ -1,5 +1,6 @@
 """Recommendations for the site, from the active model of a method."""
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -10,12 +11,21 @@ from django.core.files.storage import default_storage
 
 from webapp.catalogue.datasets import CONSUMED_KINDS, item_key, user_key
 from webapp.catalogue.models import Artwork, Collector, Interaction
+from webapp.jobs.methods import method_needs
 from webapp.jobs.models import TrainingJob
 from webapp.jobs.selectors import training_job_active
 
 MODEL_FILES = ("config.json", "weights.safetensors")
 _cache: dict[tuple[int, str], object] = {}
 _cache_lock = threading.Lock()
+_job_locks: dict[int, threading.Lock] = {}
+logger = logging.getLogger(__name__)
+
+
+def _cache_lock_for(job: TrainingJob) -> threading.Lock:
+    """One lock per job: extending a cached model must not race another request."""
+    with _cache_lock:
+        return _job_locks.setdefault(job.pk, threading.Lock())
 
 
 @dataclass
@@ -57,6 +67,39 @@ def model_for_job(job: TrainingJob):
     return model
 
 
+def model_with_new_artworks(job: TrainingJob):
+    """The job's model, extended with works listed after it was trained, for the models
+    that can score a work from its features or image (cold start, no retraining).
+
+    Vectors come from the job's own feature set (same extractor, weights, projection);
+    a failure leaves the model as it was: new works are then simply not recommended.
+    """
+    model = model_for_job(job)
+    known = set(model.item_ids.tolist())
+    new = list(
+        Artwork.objects.exclude(image="")
+        .exclude(pk__in=[int(k) for k in known])
+        .order_by("id")
+        .only("id", "image", "image_checksum")
+    )
+    if not new:
+        return model
+    keys = [item_key(a.pk) for a in new]
+    try:
+        if "item_images" in method_needs(job.method):
+            from webapp.catalogue.selectors import artwork_image_files
+
+            model.add_items(keys, images=artwork_image_files(new)[0])
+        elif job.feature_set is not None:
+            from webapp.jobs.features import features_for_artworks
+
+            vectors = features_for_artworks(feature_set=job.feature_set, artworks=new)
+            model.add_items(keys, features=vectors)
+    except (NotImplementedError, ValueError) as error:
+        logger.info("job %s serves without %d new works: %s", job.pk, len(new), error)
+    return model
+
+
 def collector_consumed(*, collector: Collector):
     """Purchases and likes, oldest first."""
     return (
@@ -77,7 +120,8 @@ def collector_recommendations(
     job = training_job_active(method=method)
     if job is None:
         return None
-    model = model_for_job(job)
+    with _cache_lock_for(job):
+        model = model_with_new_artworks(job)
     item_ids = np.asarray(model.item_ids)
     position = {key: i for i, key in enumerate(item_ids)}
 

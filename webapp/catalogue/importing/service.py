@@ -5,7 +5,9 @@ See the package docstring for the three phases.
 
 from __future__ import annotations
 
+import csv
 import os
+import tempfile
 from pathlib import Path
 
 from webapp.catalogue.importing.embeddings import Embeddings, load_embeddings
@@ -21,9 +23,12 @@ from webapp.catalogue.importing.rows import InteractionRow, parse_interactions, 
 from webapp.catalogue.importing.writing import write
 
 
+IMPLIED_ARTIST = "Unknown artist"
+
+
 def gallery_import(
     *,
-    items_path: str | os.PathLike,
+    items_path: str | os.PathLike | None,
     interactions_path: str | os.PathLike,
     images_dir: str | os.PathLike | None = None,
     embeddings_path: str | os.PathLike | None = None,
@@ -35,8 +40,21 @@ def gallery_import(
 
     `progress(stage, done, total)` is called now and then, e.g. to drive a progress bar.
     With `dry_run` everything is validated and counted against the database, and nothing
-    is written.
+    is written. Without `items_path`, every item id of the interactions (and embeddings)
+    not yet in the catalogue becomes a work titled by its id, by "Unknown artist".
     """
+    if items_path is None:
+        with tempfile.TemporaryDirectory() as folder:
+            implied = _implied_items(Path(interactions_path), embeddings_path, Path(folder))
+            return gallery_import(
+                items_path=implied,
+                interactions_path=interactions_path,
+                images_dir=images_dir,
+                embeddings_path=embeddings_path,
+                embeddings_name=embeddings_name,
+                dry_run=dry_run,
+                progress=progress,
+            )
     items_path = Path(items_path)
     interactions_path = Path(interactions_path)
     report = ImportReport(
@@ -123,3 +141,33 @@ def _check_references(
                     )
                 )
     return other_pks
+
+
+def _implied_items(interactions_path: Path, embeddings_path, folder: Path) -> Path:
+    """An items CSV for ids that only interactions and embeddings name. Malformed input
+    is left for the real import to report, line by line."""
+    ids: dict[str, None] = {}
+    try:
+        with open(interactions_path, newline="", encoding="utf-8-sig") as handle:
+            for row in csv.DictReader(handle):
+                if (row.get("item_id") or "").strip():
+                    ids[row["item_id"].strip()] = None
+    except (OSError, UnicodeDecodeError, csv.Error):
+        pass
+    if embeddings_path is not None:
+        scratch = ImportReport(items_file="", interactions_file="", dry_run=True)
+        try:
+            embeddings = load_embeddings(Path(embeddings_path), scratch)
+        except Exception:  # reported properly by the real import
+            embeddings = None
+        if embeddings is not None:
+            ids.update(dict.fromkeys(embeddings.item_ids))
+    known = existing_artwork_pks(set(ids))
+    path = folder / "implied-items.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["item_id", "title", "artist"])
+        for item_id in ids:
+            if item_id not in known:
+                writer.writerow([item_id, f"Work {item_id}", IMPLIED_ARTIST])
+    return path

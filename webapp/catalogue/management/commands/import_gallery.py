@@ -15,7 +15,11 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--items", required=True, help="items CSV (item_id, title, artist, …)")
+        parser.add_argument(
+            "--items",
+            help="items CSV (item_id, title, artist, …); without it, the ids in the "
+            "interactions and embeddings become works titled by their id",
+        )
         parser.add_argument(
             "--interactions",
             required=True,

@@ -1,0 +1,142 @@
+"""Visual models and CNN features through jobs, serving and import (issue: visual heart)."""
+
+import numpy as np
+import pytest
+from django.urls import reverse
+
+from webapp.catalogue.models import Artwork, Collector, FeatureSet, Interaction
+from webapp.jobs.models import TrainingJob
+from webapp.jobs.running import training_job_run
+from webapp.jobs.serving import collector_recommendations
+from webapp.jobs.services import training_job_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def private_folders(settings, tmp_path):
+    settings.VITRINE_WEIGHTS_DIR = tmp_path / "weights"
+    settings.VITRINE_FEATURE_CACHE = tmp_path / "feature-cache"
+    settings.VITRINE_WEIGHTS_DIR.mkdir()
+
+
+def run(method, **params):
+    kind = params.pop("kind", TrainingJob.Kind.TRAIN)
+    job = training_job_create(method=method, params=params, kind=kind)
+    training_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == TrainingJob.Status.SUCCEEDED, job.error
+    return job
+
+
+def test_cnn_features_from_a_named_weights_file_are_recorded_and_cached(small_gallery, settings):
+    from recengine.features.backbones import create_backbone, resolve_weights
+    from safetensors.torch import save_file
+
+    model = create_backbone("test_resnet", resolve_weights(None, seed=5))
+    save_file(
+        {k: v.contiguous() for k, v in model.state_dict().items()},
+        str(settings.VITRINE_WEIGHTS_DIR / "test_resnet.safetensors"),
+    )
+    job = run(
+        "test_resnet",
+        kind=TrainingJob.Kind.EXTRACT,
+        weights="test_resnet.safetensors",
+        image_size=32,
+        pca_dim=8,
+    )
+    feature_set = job.feature_set
+    assert feature_set.n_items == Artwork.objects.count() and feature_set.dim == 8
+    assert feature_set.params["weights"]["kind"] == "file"
+    assert feature_set.weights_label.startswith("test_resnet.safetensors (sha256 ")
+    assert "PCA 8" in feature_set.source
+    cached = sorted(settings.VITRINE_FEATURE_CACHE.rglob("*.npy"))
+    assert len(cached) == Artwork.objects.count()
+    again = run(
+        "test_resnet",
+        kind=TrainingJob.Kind.EXTRACT,
+        weights="test_resnet.safetensors",
+        image_size=32,
+        pca_dim=8,
+    )
+    assert "already extracted" in again.progress_message or again.progress == 1.0
+    assert sorted(settings.VITRINE_FEATURE_CACHE.rglob("*.npy")) == cached  # nothing new
+    # the job page names the backbone and the weights
+    assert again.feature_set.source.startswith("test_resnet (test_resnet.safetensors")
+
+
+def test_weights_are_only_read_from_the_weights_folder(small_gallery):
+    job = training_job_create(
+        method="test_resnet", kind=TrainingJob.Kind.EXTRACT, params={"weights": "../../secret.pth"}
+    )
+    training_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == TrainingJob.Status.FAILED
+    assert "is not in" in job.error and not FeatureSet.objects.exists()
+
+
+@pytest.mark.parametrize("method", ["curatornet", "vbpr"])
+def test_visual_models_train_as_jobs_and_show_on_the_collector_page(
+    method, small_gallery, client, curator
+):
+    job = run(method, epochs=3)
+    assert job.feature_set.name == "handcrafted"
+    assert 0 <= job.metrics["AUC"] <= 1 and "NDCG@20" in job.metrics
+    collector = Collector.objects.filter(interactions__kind="purchase").first()
+    client.force_login(curator)
+    page = client.get(reverse("curation:collector-detail", args=[collector.pk]), {"method": method})
+    recommendations = page.context["recommendations"]
+    assert recommendations.job.pk == job.pk and recommendations.items
+    if method == "curatornet":  # profile models explain each pick by a consumed work
+        consumed = set(collector.interactions.values_list("artwork_id", flat=True))
+        assert all(
+            r.because is not None and r.because.pk in consumed for r in recommendations.items
+        )
+
+
+def test_a_work_listed_after_training_is_recommended_from_its_image(small_gallery):
+    job = run("visrank")
+    collector = Collector.objects.filter(interactions__kind="purchase").first()
+    liked = Interaction.objects.filter(collector=collector, kind="purchase").first().artwork
+    twin = Artwork.objects.create(
+        external_id="twin",
+        title="A twin",
+        artist=liked.artist,
+        listed_at=liked.listed_at,
+        image=liked.image.name,
+        image_checksum=liked.image_checksum,
+    )
+    result = collector_recommendations(collector=collector, method="visrank", k=5)
+    assert result.job.pk == job.pk
+    # the same picture as a work they bought: cosine 1, first in the list
+    assert result.items[0].artwork.pk == twin.pk and result.items[0].because.pk == liked.pk
+
+
+def test_dvbpr_trains_on_the_gallery_images(small_gallery):
+    job = run("dvbpr", backbone="test_resnet", image_size=32, epochs=1, batch_size=16)
+    assert job.params["backbone"] == "test_resnet" and job.artefact_size > 0
+
+
+def test_an_import_of_interactions_and_embeddings_only_trains_curatornet(tmp_path):
+    from webapp.catalogue.importing import gallery_import
+
+    rng = np.random.default_rng(0)
+    lines = ["user_id,item_id,timestamp"]
+    for user in range(12):
+        for day, item in enumerate(rng.choice(10, 4, replace=False) + 10 * (user % 2)):
+            lines.append(f"c{user},w{item},2024-01-{day + 1:02d}")
+    (tmp_path / "interactions.csv").write_text("\n".join(lines) + "\n")
+    ids = np.array([f"w{i}" for i in range(22)])  # w20, w21: listed, never bought
+    vectors = np.vstack([np.eye(2)[np.arange(22) // 10 % 2] + rng.normal(0, 0.1, (22, 2))])
+    np.savez(tmp_path / "embeddings.npz", ids=ids, vectors=vectors.astype(np.float32))
+    report = gallery_import(
+        items_path=None,
+        interactions_path=tmp_path / "interactions.csv",
+        embeddings_path=tmp_path / "embeddings.npz",
+    )
+    assert report.artworks.created == 22 and report.feature_set == ("imported", 22, 2, True)
+    assert Artwork.objects.get(external_id="w3").artist.name == "Unknown artist"
+    job = run("curatornet", features="imported", epochs=3)
+    assert job.feature_set.name == "imported" and 0 <= job.metrics["AUC"] <= 1
+    collector = Collector.objects.get(external_id="c0")
+    assert collector_recommendations(collector=collector, method="curatornet", k=5).items
