@@ -7,8 +7,8 @@ from django.urls import reverse
 from webapp.catalogue.models import Artwork, Collector, FeatureSet, Interaction
 from webapp.jobs.models import TrainingJob
 from webapp.jobs.running import training_job_run
-from webapp.jobs.serving import collector_recommendations
 from webapp.jobs.services import training_job_create
+from webapp.jobs.serving import collector_recommendations
 
 pytestmark = pytest.mark.django_db
 
@@ -30,8 +30,9 @@ def run(method, **params):
 
 
 def test_cnn_features_from_a_named_weights_file_are_recorded_and_cached(small_gallery, settings):
-    from recengine.features.backbones import create_backbone, resolve_weights
     from safetensors.torch import save_file
+
+    from recengine.features.backbones import create_backbone, resolve_weights
 
     model = create_backbone("test_resnet", resolve_weights(None, seed=5))
     save_file(

@@ -22,7 +22,6 @@ from webapp.catalogue.importing.report import (
 from webapp.catalogue.importing.rows import InteractionRow, parse_interactions, parse_items
 from webapp.catalogue.importing.writing import write
 
-
 IMPLIED_ARTIST = "Unknown artist"
 
 
