@@ -49,6 +49,17 @@ def _parser() -> argparse.ArgumentParser:
     ease.add_argument("--repeat", type=int, default=1)
     ease.add_argument("--out")
 
+    extract = commands.add_parser(
+        "bench-extract", help="feature-extraction throughput against the bare forward pass"
+    )
+    extract.add_argument("--backbone", default="resnet50")
+    extract.add_argument("--images", type=int, default=256)
+    extract.add_argument("--batch-size", type=int, default=32)
+    extract.add_argument("--image-size", type=int, default=224)
+    extract.add_argument("--workers", type=int, help="DataLoader workers (default: automatic)")
+    extract.add_argument("--repeat", type=int, default=2)
+    extract.add_argument("--out")
+
     report = commands.add_parser("report", help="benchmark JSON files as Markdown tables")
     report.add_argument("files", nargs="+")
     report.add_argument("--metrics", help="comma-separated metric keys to show")
@@ -71,6 +82,19 @@ def main(argv: list[str] | None = None) -> int:
             from .report import run as run_report
 
             run_report(args.files, args.metrics.split(",") if args.metrics else None)
+            return 0
+        if args.command == "bench-extract":
+            from .bench_extract import run as run_extract
+
+            run_extract(
+                args.backbone,
+                args.images,
+                args.batch_size,
+                args.image_size,
+                args.workers,
+                args.repeat,
+                args.out,
+            )
             return 0
         if args.command == "bench-ease":
             from .bench_ease import run as run_ease

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import platform
+import shlex
 import sys
 import time
 from dataclasses import dataclass
@@ -173,9 +174,14 @@ def prepare(
     )
 
 
+def model_name(label: str) -> str:
+    """ "curatornet@guided" -> "curatornet": a label runs one model in a named setting."""
+    return label.split("@", 1)[0]
+
+
 def grid_points(name: str, fixed: dict[str, Any], use_grid: bool) -> list[dict[str, Any]]:
     """Hyperparameter settings to try: the model's grid (minus what was fixed) or one."""
-    grid = model_info(name)["grid"] if use_grid else {}
+    grid = model_info(model_name(name))["grid"] if use_grid else {}
     grid = {key: values for key, values in grid.items() if key not in fixed}
     if not grid:
         return [dict(fixed)]
@@ -209,7 +215,7 @@ class _Bar:
 def _fit(name: str, params: dict, train, valid, label: str, quiet: bool):
     bar = _Bar(label, quiet)
     try:
-        model = create_model(name, **params)
+        model = create_model(model_name(name), **params)
         started = time.perf_counter()
         model.fit(train, valid=valid, callback=bar)
         return model, time.perf_counter() - started
@@ -247,11 +253,13 @@ def run_model(
     quiet: bool = False,
 ) -> tuple[dict[str, Any], EvaluationResult]:
     """Tune (optionally), fit and evaluate one model; returns its JSON row and result."""
-    missing = [need for need in model_info(name)["needs"] if getattr(setup.train, need) is None]
+    missing = [
+        need for need in model_info(model_name(name))["needs"] if getattr(setup.train, need) is None
+    ]
     if missing:
         reason = f"needs {', '.join(missing)}, which this dataset does not have"
         return {"model": name, "hyperparameters": fixed, "error": reason}, None
-    gradient = isinstance(create_model(name), GradientRecommender)
+    gradient = isinstance(create_model(model_name(name)), GradientRecommender)
     points = grid_points(name, fixed, use_grid)
     tried = []
     best = None
@@ -310,6 +318,8 @@ def run_model(
     if gradient:
         row["epochs_run"] = len(model.history_)
         row["best_epoch"] = model.best_epoch_
+        seconds = [epoch["seconds"] for epoch in model.history_]
+        row["epoch_seconds"] = round(float(np.mean(seconds)), 3) if seconds else None
     return row, result
 
 
@@ -345,7 +355,7 @@ def run(args, data: BenchmarkData | None = None) -> dict[str, Any]:
     fixed_by_model = json.loads(args.params) if args.params else {}
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     for name in names:
-        model_info(name)  # unknown names fail before any work
+        model_info(model_name(name))  # unknown names fail before any work
     data = data if data is not None else load_benchmark(args.data)
     split = args.split or PROTOCOL_SPLITS.get(
         args.protocol, "given" if data.test is not None else "temporal-loo"
@@ -418,7 +428,8 @@ def run(args, data: BenchmarkData | None = None) -> dict[str, Any]:
         "items": catalogue.n_items,
         "train_interactions": len(setup.train),
         "test_interactions": len(setup.test),
-        "command": "python -m recengine " + " ".join(sys.argv[1:]),
+        "command": getattr(args, "command_line", None)
+        or "python -m recengine " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
         "machine": {
             "python": platform.python_version(),
             "platform": platform.platform(),

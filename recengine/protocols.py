@@ -53,11 +53,14 @@ def _finish(values: dict[str, list], users: list, protocol: str, started: float,
 
 def _metrics_of(scores: np.ndarray, relevant: np.ndarray, ks: Sequence[int]) -> dict:
     values = m.ranking_metrics(scores, relevant, ks)
-    out = {"AUC": m.auc(scores, relevant), "RR": m.reciprocal_rank(scores, relevant)}
+    reciprocal = m.reciprocal_rank(scores, relevant)
+    out = {"AUC": m.auc(scores, relevant), "RR": reciprocal}
     for k in ks:
         out[f"R@{k}"] = values[f"Recall@{k}"]
         out[f"P@{k}"] = values[f"Precision@{k}"]
         out[f"nDCG@{k}"] = values[f"NDCG@{k}"]
+        # the reciprocal rank counted only inside the top k (the seeds' MRR@k)
+        out[f"MRR@{k}"] = np.where(reciprocal >= 1.0 / k, reciprocal, 0.0)
     return out
 
 

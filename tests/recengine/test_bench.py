@@ -202,3 +202,59 @@ def test_bench_visual_protocols_on_a_gallery_directory(tmp_path):
         else:  # works sold earlier leave the candidates: fewer than the 40 works
             in_stock = rows_by_model["itemknn"]["metrics"]["in_stock"]
             assert 1 < in_stock < 40 and 0 <= rows_by_model["itemknn"]["metrics"]["AUC"] <= 1
+
+
+def test_bench_extract_reports_the_pipeline_against_the_bare_model(tmp_path, capsys):
+    out = tmp_path / "extract.json"
+    assert (
+        main(
+            [
+                "bench-extract",
+                "--backbone",
+                "test_resnet",
+                "--images",
+                "8",
+                "--batch-size",
+                "4",
+                "--image-size",
+                "32",
+                "--workers",
+                "0",
+                "--repeat",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    report = json.loads(out.read_text())
+    rates = report["images_per_second"]
+    assert report["ratio"] == rates["pipeline"] / rates["bare"] and rates["bare"] > 0
+    assert report["weights"] == "random init" and report["image_size"] == 32
+    assert "ratio" in capsys.readouterr().out
+
+
+def test_one_model_in_two_named_settings(benchmark_dir, tmp_path):
+    out = tmp_path / "aliases.json"
+    params = '{"itemknn@narrow": {"neighbours": 2}, "itemknn@wide": {"neighbours": 30}}'
+    assert (
+        main(
+            [
+                "bench",
+                "--data",
+                str(benchmark_dir),
+                "--models",
+                "itemknn@narrow,itemknn@wide",
+                "--params",
+                params,
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    rows = {r["model"]: r for r in json.loads(out.read_text())["models"]}
+    assert rows["itemknn@narrow"]["hyperparameters"]["neighbours"] == 2
+    assert rows["itemknn@wide"]["hyperparameters"]["neighbours"] == 30

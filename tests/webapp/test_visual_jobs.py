@@ -141,3 +141,35 @@ def test_an_import_of_interactions_and_embeddings_only_trains_curatornet(tmp_pat
     assert job.feature_set.name == "imported" and 0 <= job.metrics["AUC"] <= 1
     collector = Collector.objects.get(external_id="c0")
     assert collector_recommendations(collector=collector, method="curatornet", k=5).items
+
+
+def test_bench_gallery_runs_the_engine_benchmark_on_the_catalogue(small_gallery, tmp_path):
+    import json
+
+    from django.core.management import call_command
+
+    out = tmp_path / "gallery.json"
+    call_command(
+        "bench_gallery",
+        "--models",
+        "popularity,visrank,curatornet@guided,oracle",
+        "--protocol",
+        "one-of-a-kind",
+        "--k",
+        "20",
+        "--quiet",
+        "--out",
+        str(out),
+        "--params",
+        '{"curatornet@guided": {"sampling": "guided", "epochs": 2, "clusters": 4}}',
+    )
+    report = json.loads(out.read_text())
+    rows = {row["model"]: row for row in report["models"]}
+    assert set(rows) == {"popularity", "visrank", "curatornet@guided", "oracle"}
+    assert report["protocol"] == "one-of-a-kind" and report["split"] == "time-cut"
+    assert rows["curatornet@guided"]["hyperparameters"]["sampling"] == "guided"
+    assert rows["curatornet@guided"]["epoch_seconds"] > 0
+    for row in rows.values():
+        assert 0 <= row["metrics"]["AUC"] <= 1 and row["metrics"]["in_stock"] >= 1
+    assert report["command"].startswith("uv run python manage.py bench_gallery")
+    assert report["dataset"].startswith("gallery (handcrafted")

@@ -149,3 +149,48 @@ def features_for_artworks(*, feature_set: FeatureSet, artworks) -> np.ndarray:
         params.get("l2", False), feature_set_arrays(feature_set=feature_set)
     )
     return projection.transform(_describe(extractor, artworks))
+
+
+def feature_set_ensure(
+    *,
+    name: str,
+    weights: str = "",
+    image_size: int | None = None,
+    l2: bool = False,
+    pca_dim: int | None = None,
+    progress=None,
+) -> FeatureSet:
+    """The newest feature set made as asked (extractor, weights, size, projection),
+    extracted first when there is none or it lacks a work listed since; only the images
+    missing from the cache go through the extractor. A name that is not an extractor
+    (imported embeddings) must exist already."""
+    candidates = FeatureSet.objects.filter(name=name).order_by("-created_at", "-id")
+    if not is_extractor(name):
+        feature_set = candidates.first()
+        if feature_set is None:
+            raise FeatureError(
+                f"there is no feature set named {name!r}: import embeddings under that name "
+                "or choose an extractor"
+            )
+        return feature_set
+    wanted = {"weights_file": weights or "", "l2": bool(l2), "pca_dim": pca_dim or None}
+    chosen = None
+    for feature_set in candidates:
+        made = {key: feature_set.params.get(key) for key in wanted}
+        made["weights_file"] = made["weights_file"] or ""
+        size_matches = not image_size or feature_set.params.get("image_size") == image_size
+        if made == wanted and size_matches:
+            chosen = feature_set
+            break
+    if chosen is None or chosen.n_items < Artwork.objects.exclude(image="").count():
+        if progress is not None:
+            progress(0.0, f"extracting {name} features")
+        chosen = features_extract(
+            extractor_name=name,
+            weights=weights or None,
+            image_size=image_size,
+            l2=l2,
+            pca_dim=pca_dim,
+            progress=progress,
+        )
+    return chosen

@@ -13,7 +13,7 @@ from django.core.files.storage import default_storage
 from django.db.models import F
 from django.utils import timezone
 
-from webapp.catalogue.models import Artwork, FeatureSet
+from webapp.catalogue.models import FeatureSet
 from webapp.jobs.models import TrainingJob
 
 logger = logging.getLogger(__name__)
@@ -111,48 +111,21 @@ def _run_extraction(job: TrainingJob, progress: ProgressRecorder) -> dict:
 
 
 def _feature_set_for(job: TrainingJob, progress: ProgressRecorder) -> FeatureSet:
-    """The newest feature set made as the job asks (extractor, weights, size, projection),
-    extracted first when there is none or it lacks a work listed since; only the missing
-    images are run through the extractor (the cache has the others)."""
-    from webapp.jobs.features import FeatureError, features_extract, is_extractor
+    from webapp.jobs.features import feature_set_ensure
 
     p = job.params
-    name = p.get("features", "handcrafted")
-    wanted = {
-        "weights_file": p.get("features_weights") or "",
-        "image_size": p.get("features_image_size") or None,
-        "l2": bool(p.get("features_l2", False)),
-        "pca_dim": p.get("features_pca") or None,
-    }
-    candidates = FeatureSet.objects.filter(name=name).order_by("-created_at", "-id")
-    if is_extractor(name):
-        for feature_set in candidates:
-            made = {key: feature_set.params.get(key) for key in wanted}
-            made["weights_file"] = made["weights_file"] or ""
-            made["image_size"] = made["image_size"] if wanted["image_size"] else None
-            if made == wanted:
-                break
-        else:
-            feature_set = None
-        with_images = Artwork.objects.exclude(image="").count()
-        if feature_set is None or feature_set.n_items < with_images:
-            progress.stage(0.0, 0.4)(0.0, f"extracting {name} features")
-            feature_set = features_extract(
-                extractor_name=name,
-                weights=wanted["weights_file"] or None,
-                image_size=wanted["image_size"],
-                l2=wanted["l2"],
-                pca_dim=wanted["pca_dim"],
-                progress=progress,
-            )
-        return feature_set
-    feature_set = candidates.first()
-    if feature_set is None:
-        raise FeatureError(
-            f"there is no feature set named {name!r}: import embeddings under that name "
-            "or choose an extractor"
-        )
-    return feature_set
+
+    def extracting(fraction: float, message: str = "", **details) -> None:
+        progress.stage(0.0, 0.4)(fraction, message)
+
+    return feature_set_ensure(
+        name=p.get("features", "handcrafted"),
+        weights=p.get("features_weights") or "",
+        image_size=p.get("features_image_size") or None,
+        l2=bool(p.get("features_l2", False)),
+        pca_dim=p.get("features_pca") or None,
+        progress=extracting,
+    )
 
 
 def _run_training(job: TrainingJob, progress: ProgressRecorder) -> dict:
