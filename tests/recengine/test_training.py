@@ -108,8 +108,18 @@ def _clustered(n_users=60, n_items=40, per_user=8, seed=0):
 @pytest.mark.parametrize(
     "name, params",
     [
-        ("bpr", {"epochs": 40, "batch_size": 64, "lr": 0.01}),
-        ("bpr", {"epochs": 40, "batch_size": 64, "lr": 0.01, "loss": "hinge"}),
+        ("bpr", {"epochs": 40, "batch_size": 64, "lr": 0.01, "factors": 16, "reg": 1e-5}),
+        (
+            "bpr",
+            {
+                "epochs": 40,
+                "batch_size": 64,
+                "lr": 0.01,
+                "factors": 16,
+                "reg": 1e-5,
+                "loss": "hinge",
+            },
+        ),
         ("wmf", {"factors": 4, "iterations": 10, "reg": 1.0, "alpha": 10.0}),
         ("ease", {"l2": 10.0}),
         ("itemknn", {"neighbours": 10}),
