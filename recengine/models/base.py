@@ -49,6 +49,8 @@ class Recommender:
     description: ClassVar[str] = ""
     # A small hyperparameter grid for `recengine bench --grid` (chosen on validation data).
     grid: ClassVar[dict[str, list[Any]]] = {}
+    # Settings for a seconds-long run on tiny data (the registry test, CI smoke runs).
+    smoke: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **hyperparameters: Any) -> None:
         unknown = sorted(set(hyperparameters) - set(self.defaults))

@@ -28,6 +28,7 @@ class BPR(GradientRecommender):
     )
     description = "Matrix factorisation from pairwise preferences (BPR or hinge loss)."
     grid = {"factors": [64, 256], "lr": [1e-3, 3e-3], "reg": [1e-3, 3e-3]}
+    smoke = {"epochs": 3}
 
     def __init__(self, **hyperparameters) -> None:
         super().__init__(**hyperparameters)

@@ -73,6 +73,7 @@ class CuratorNet(VisualRecommender):
         "new works without retraining."
     )
     grid = {"sampling": ["uniform", "guided"], "lr": [3e-4, 1e-3]}
+    smoke = {"epochs": 3, "batch_size": 8}
 
     def _prepare(self, train: Interactions) -> dict:
         n_features = self._prepare_features(train)

@@ -66,6 +66,7 @@ class DVBPR(GradientRecommender):
     )
     description = "A CNN trained end to end on the images with the user vectors (BPR)."
     grid = {"lr": [1e-4, 3e-4], "item_factors": [0, 32]}
+    smoke = {"epochs": 2, "backbone": "test_resnet", "image_size": 32, "batch_size": 8}
 
     def _prepare(self, train: Interactions) -> dict:
         h = self.hyperparameters

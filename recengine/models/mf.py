@@ -24,6 +24,7 @@ class ExplicitMF(GradientRecommender):
     )
     description = "Matrix factorisation with biases, squared error on observed ratings."
     grid = {"reg": [0.005, 0.02, 0.1], "factors": [16, 64]}
+    smoke = {"epochs": 3}
 
     def _prepare(self, train: Interactions) -> dict:
         ratings = train.rating_matrix().tocoo()

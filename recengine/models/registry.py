@@ -45,6 +45,7 @@ def model_info(name: str) -> dict[str, Any]:
         "needs": tuple(cls.needs),
         "description": cls.description,
         "grid": {key: list(values) for key, values in cls.grid.items()},
+        "smoke": dict(cls.smoke),
     }
 
 

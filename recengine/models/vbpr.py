@@ -76,6 +76,7 @@ class VBPR(VisualRecommender):
     )
     description = "BPR-MF plus a visual term from frozen (or fine-tuned) image features."
     grid = {"lr": [3e-4, 1e-3], "reg": [1e-4, 1e-3], "sampling": ["uniform", "guided"]}
+    smoke = {"epochs": 3}
 
     def _prepare(self, train: Interactions) -> dict:
         h = self.hyperparameters

@@ -11,16 +11,6 @@ from recengine import (
 )
 from recengine.models import Recommender
 
-# Small settings that keep every model's round trip fast on a CPU.
-FAST = {
-    "bpr": {"epochs": 3},
-    "mf": {"epochs": 3},
-    "vbpr": {"epochs": 3},
-    "curatornet": {"epochs": 3, "batch_size": 8},
-    "dvbpr": {"epochs": 2, "backbone": "test_resnet", "image_size": 32, "batch_size": 8},
-}
-
-
 @pytest.fixture
 def tiny(tmp_path):
     from PIL import Image
@@ -64,7 +54,7 @@ def test_registry_lists_the_models():
 
 @pytest.mark.parametrize("name", list_models())
 def test_model_round_trip(name, tiny, tmp_path):
-    model = create_model(name, **FAST.get(name, {}))
+    model = create_model(name, **model_info(name)["smoke"])
     progress = []
     assert model.fit(tiny, callback=lambda f, m, **details: progress.append(f)) is model
     assert progress and progress[-1] == 1.0
