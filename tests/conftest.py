@@ -11,6 +11,13 @@ def media_root(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture(autouse=True)
+def no_heartbeat_in_unit_tests(settings):
+    """A test's transaction holds SQLite's write lock, so a heartbeat thread would only
+    wait for it; worker processes in integration tests beat as configured."""
+    settings.VITRINE_HEARTBEAT_S = 3600
+
+
 def services_configured() -> bool:
     return os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get(
         "CELERY_BROKER_URL", ""

@@ -163,6 +163,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", "3600"))
 CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "3900"))
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("VITRINE_QUEUE", "cpu")
+# CNN extraction, fine-tuning and DVBPR go to this queue when it is set (a GPU worker
+# consumes it: `celery -A workers.celery worker -Q gpu`); unset, everything runs on cpu.
+VITRINE_GPU_QUEUE = os.environ.get("VITRINE_GPU_QUEUE", "")
+# A running job stamps a heartbeat this often; one silent this long lost its worker.
+VITRINE_HEARTBEAT_S = float(os.environ.get("VITRINE_HEARTBEAT_S", "5"))
+VITRINE_STALE_AFTER_S = float(os.environ.get("VITRINE_STALE_AFTER_S", "60"))
+# Attempts before the reaper gives a job up as failed.
+VITRINE_MAX_ATTEMPTS = int(os.environ.get("VITRINE_MAX_ATTEMPTS", "3"))
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 if PRODUCTION:

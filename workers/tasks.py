@@ -1,11 +1,59 @@
-"""Thin tasks: take a job id, call the service that does the work; the row records it."""
+"""Thin tasks: take a job id, call the service that does the work; the row records it.
+
+Task policy: acks_late with reject_on_worker_lost (a message is only gone once its job
+ran), one message prefetched at a time (settings), soft and hard time limits (settings),
+and retries with exponential backoff only for transient failures (database or broker
+briefly unreachable); any other failure is final and written on the job row.
+"""
+
+import logging
+import threading
+import time
 
 from celery import shared_task
+from celery.signals import worker_ready
+
+from webapp.jobs.errors import TransientJobError
+
+REAPER_INTERVAL_S = 30
+logger = logging.getLogger(__name__)
 
 
-@shared_task(name="vitrine.run_job", acks_late=True, reject_on_worker_lost=True)
-def run_job(job_id: int) -> str:
+@shared_task(
+    name="vitrine.run_job",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(TransientJobError,),
+    retry_backoff=2,
+    retry_backoff_max=120,
+    retry_jitter=True,
+    max_retries=5,
+)
+def run_job(self, job_id: int) -> str:
     # Imported here so the worker has finished django.setup() before models load.
     from webapp.jobs.running import training_job_run
 
-    return training_job_run(job_id=job_id)
+    return training_job_run(job_id=job_id, task_id=self.request.id or "")
+
+
+@worker_ready.connect
+def start_reaper(sender=None, **kwargs) -> None:
+    """Reap when the worker starts (a worker replacing a killed one finds its job at once)
+    and every REAPER_INTERVAL_S after, in a daemon thread of the main process."""
+
+    def loop() -> None:
+        from django.db import close_old_connections, transaction
+
+        from webapp.jobs.reaping import jobs_reap
+
+        while True:
+            close_old_connections()
+            try:
+                with transaction.atomic():
+                    jobs_reap()
+            except Exception:  # the database may be briefly away; try again later
+                logger.exception("reaper failed")
+            time.sleep(REAPER_INTERVAL_S)
+
+    threading.Thread(target=loop, name="vitrine-reaper", daemon=True).start()

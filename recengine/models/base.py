@@ -196,6 +196,18 @@ class Recommender:
             f"users); use a model such as visrank or popularity for that"
         )
 
+    # ----------------------------------------------------------- serving from an index
+    def embeddings(self) -> tuple[np.ndarray | None, np.ndarray] | None:
+        """(user_vectors (n_users, d) or None, item_vectors (n_items, d)) such that a
+        user's score for an item is their dot product, for models of that form; None
+        otherwise. Served from a faiss index (recengine.index) when available."""
+        return None
+
+    def profile_embeddings(self, profiles: Sequence[np.ndarray]) -> np.ndarray | None:
+        """(len(profiles), d) query vectors for item-index profiles, for models whose
+        profile score is a dot product with ``embeddings()``'s item vectors; else None."""
+        return None
+
     # ----------------------------------------------------------- cold start
     def add_items(
         self,

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from ..data import Interactions
 from ..triplets import UniformTriplets
-from .factorisation import FactorModule
+from .factorisation import FactorModule, factor_embeddings
 from .gradient import Batches, GradientRecommender, with_training_defaults
 from .registry import register_model
 
@@ -81,3 +81,6 @@ class BPR(GradientRecommender):
 
     def _release_training_state(self) -> None:
         self.triplets_ = None
+
+    def embeddings(self):
+        return factor_embeddings(self.module_)

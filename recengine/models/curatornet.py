@@ -156,5 +156,17 @@ class CuratorNet(VisualRecommender):
                 result[row, valid] = profile[np.argmax(similarity, axis=1)]
         return result
 
+    @torch.no_grad()
+    def embeddings(self):
+        self.module_.eval()
+        return None, self._item_vectors(self.module_).float().cpu().numpy()
+
+    @torch.no_grad()
+    def profile_embeddings(self, profiles):
+        self.module_.eval()
+        items = self._item_vectors(self.module_)
+        profiles = [np.asarray(p, dtype=np.int64) for p in profiles]
+        return self._profile_vectors(self.module_, profiles, items).float().cpu().numpy()
+
     def add_items(self, item_ids: Sequence[str], features=None, images=None) -> None:
         self._append_features(item_ids, features, images)

@@ -146,6 +146,16 @@ class DVBPR(GradientRecommender):
             scores = scores + module.gamma_user(users) @ module.gamma_item.weight.T
         return scores
 
+    def embeddings(self):
+        """u' = [theta_u, gamma_u], i' = [phi(image_i), gamma_i]."""
+        module = self.module_
+        users = [module.theta_user.weight.detach().float().cpu().numpy()]
+        items = [self.item_vectors_]
+        if module.item_factors:
+            users.append(module.gamma_user.weight.detach().float().cpu().numpy())
+            items.append(module.gamma_item.weight.detach().float().cpu().numpy())
+        return np.hstack(users), np.hstack(items)
+
     def add_items(self, item_ids: Sequence[str], features=None, images=None) -> None:
         """New works from their images: the trained CNN embeds them; no gamma_i (zero)."""
         if images is None or len(images) != len(item_ids):

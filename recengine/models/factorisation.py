@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
+
+
+def factor_embeddings(module: FactorModule) -> tuple:
+    """(users, items) with the item bias folded in: u' = [p_u, 1], i' = [q_i, b_i]."""
+    users = module.user.weight.detach().float().cpu().numpy()
+    items = module.item.weight.detach().float().cpu().numpy()
+    if module.item_bias is not None:
+        bias = module.item_bias.detach().float().cpu().numpy()[:, None]
+        users = np.hstack([users, np.ones((len(users), 1), dtype=np.float32)])
+        items = np.hstack([items, bias])
+    return users, items
 
 
 class FactorModule(nn.Module):

@@ -29,6 +29,9 @@ class Oracle(Recommender):
         # (len(users), d) @ (d, n_items)
         return self.user_latent[users] @ self.item_latent.T
 
+    def embeddings(self):
+        return self.user_latent, self.item_latent
+
     def _weights(self) -> dict[str, np.ndarray]:
         return {"user_latent": self.user_latent, "item_latent": self.item_latent}
 

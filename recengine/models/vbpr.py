@@ -156,6 +156,23 @@ class VBPR(VisualRecommender):
         scores = module.score(repeated, flat, self._item_features(module, flat))
         return scores.reshape(items.shape)
 
+    @torch.no_grad()
+    def embeddings(self):
+        """u' = [gamma_u, theta_u, 1], i' = [gamma_i, E f_i, beta_i + beta' f_i]."""
+        module = self.module_.eval()
+        features = self._all_item_features(module)
+        users = torch.cat(
+            [
+                module.gamma_user.weight,
+                module.theta_user.weight,
+                torch.ones(module.gamma_user.num_embeddings, 1, device=self.device_),
+            ],
+            dim=1,
+        )
+        bias = module.beta_item.weight + module.visual_bias(features)
+        items = torch.cat([module.gamma_item.weight, module.projection(features), bias], dim=1)
+        return users.float().cpu().numpy(), items.float().cpu().numpy()
+
     def add_items(self, item_ids: Sequence[str], features=None, images=None) -> None:
         positions = self._append_features(item_ids, features, images)
         # New works have no learned beta_i / gamma_i: zero rows, the visual term decides.

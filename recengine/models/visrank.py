@@ -120,6 +120,23 @@ class VisRank(Recommender):
             result[row, valid] = profile[np.argmax(similarity, axis=1)]
         return result
 
+    def embeddings(self):
+        # Only the mean is a dot product (with the profile's centroid); max is not.
+        if self.hyperparameters["aggregation"] != "mean":
+            return None
+        return None, self.features
+
+    def profile_embeddings(self, profiles):
+        if self.hyperparameters["aggregation"] != "mean":
+            return None
+        dim = self.features.shape[1]
+        return np.stack(
+            [
+                self.features[p].mean(axis=0) if len(p) else np.zeros(dim, np.float32)
+                for p in profiles
+            ]
+        ).astype(np.float32)
+
     def _weights(self) -> dict[str, np.ndarray]:
         return {"features": self.features}
 

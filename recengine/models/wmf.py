@@ -111,6 +111,9 @@ class WMF(Recommender):
     def _score_items(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         return np.einsum("uf,umf->um", self.user_factors[users], self.item_factors[items])
 
+    def embeddings(self):
+        return self.user_factors, self.item_factors
+
     def _weights(self) -> dict[str, np.ndarray]:
         return {"user_factors": self.user_factors, "item_factors": self.item_factors}
 

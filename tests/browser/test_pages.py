@@ -50,8 +50,13 @@ def test_staff_starts_a_job_and_watches_it(
     monkeypatch.setattr("webapp.jobs.services.training_job_enqueue", lambda *, job_id: None)
     log_in(page, live_server, "staff", "pw-staff-1")
     page.goto(f"{live_server.url}/jobs/")
-    page.select_option("#train-method", "popularity")
-    page.click("button:text-is('Train')")
+    page.click("text=Choose hyperparameters for a method")
+    screenshot("job-list-staff")
+    page.click("text=Train visrank…")
+    # the form's fields are visrank's default hyperparameters, from the engine registry
+    page.select_option("#id_aggregation", "mean")
+    screenshot("job-form")
+    page.click("button:text-is('Queue')")
     page.wait_for_selector("[data-testid=job-status]")
     assert page.locator("[data-testid=job-status]").inner_text() == "queued"
     screenshot("job-queued")
@@ -59,6 +64,7 @@ def test_staff_starts_a_job_and_watches_it(
     from webapp.jobs.models import TrainingJob
 
     job = TrainingJob.objects.get()
+    assert job.method == "visrank" and job.params["aggregation"] == "mean"
     training_job_run(job_id=job.pk)  # as a worker would; the open page must notice by itself
     page.wait_for_function(
         "document.querySelector('[data-testid=job-status]').innerText === 'succeeded'",

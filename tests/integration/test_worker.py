@@ -36,7 +36,8 @@ def test_training_sent_from_staff_page_is_served_on_collector_page(
     assert job.status == TrainingJob.Status.SUCCEEDED, job.error
     assert job.worker and job.attempts == 1
     assert 0.0 <= job.metrics["AUC"] <= 1.0 and "Recall@20" in job.metrics
-    assert job.artefact_sha256 and job.artefact_size > 0
+    model = job.model_artefact
+    assert model.sha256 and model.size > 0 and job.is_active
 
     from webapp.catalogue.models import Collector
 

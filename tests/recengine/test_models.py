@@ -11,6 +11,7 @@ from recengine import (
 )
 from recengine.models import Recommender
 
+
 @pytest.fixture
 def tiny(tmp_path):
     from PIL import Image

@@ -25,8 +25,9 @@ def test_visrank_job_extracts_features_and_records_metrics_and_artefact(small_ga
     assert job.feature_set and job.feature_set.name == "handcrafted"
     for key in ("AUC", "Recall@10", "NDCG@10", "Recall@20", "NDCG@20"):
         assert 0.0 <= job.metrics[key] <= 1.0
-    assert (media_root / job.artefact_path / "config.json").exists()
-    assert job.artefact_size > 0 and len(job.artefact_sha256) == 64
+    model = job.model_artefact
+    assert (media_root / model.path / "config.json").exists()
+    assert model.size > 0 and len(model.sha256) == 64 and job.is_active
 
 
 def test_feature_job_writes_a_feature_set(small_gallery):
@@ -51,7 +52,7 @@ def test_failing_job_records_the_error_and_no_artefact(small_gallery, monkeypatc
     job.refresh_from_db()
     assert job.status == TrainingJob.Status.FAILED
     assert "model exploded" in job.error
-    assert job.artefact_path == "" and job.finished_at is not None
+    assert not job.artefacts.exists() and job.finished_at is not None and not job.is_active
 
 
 def test_unreachable_broker_fails_the_job_with_a_clear_message(settings, monkeypatch):

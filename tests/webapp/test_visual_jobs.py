@@ -115,7 +115,9 @@ def test_a_work_listed_after_training_is_recommended_from_its_image(small_galler
 
 def test_dvbpr_trains_on_the_gallery_images(small_gallery):
     job = run("dvbpr", backbone="test_resnet", image_size=32, epochs=1, batch_size=16)
-    assert job.params["backbone"] == "test_resnet" and job.artefact_size > 0
+    assert job.params["backbone"] == "test_resnet" and job.model_artefact.size > 0
+    assert job.visual_source == "backbone: test_resnet (random init)"
+    assert {a.kind for a in job.artefacts.all()} == {"model", "embeddings", "index", "checkpoint"}
 
 
 def test_an_import_of_interactions_and_embeddings_only_trains_curatornet(tmp_path):

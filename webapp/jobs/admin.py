@@ -6,11 +6,15 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from webapp.jobs.methods import extractors, trainable_models, validate_method
-from webapp.jobs.models import TrainingJob
+from webapp.jobs.models import Artefact, TrainingJob
 from webapp.jobs.services import (
     JobError,
     default_training_jobs_create,
+    training_job_activate,
+    training_job_cancel,
     training_job_create,
+    training_job_delete,
+    training_job_requeue,
     training_job_rerun,
 )
 
@@ -39,6 +43,17 @@ class TrainingJobAddForm(forms.ModelForm):
         return cleaned
 
 
+class ArtefactInline(admin.TabularInline):
+    model = Artefact
+    extra = 0
+    can_delete = False
+    readonly_fields = ["kind", "path", "size", "sha256", "created_at"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(TrainingJob)
 class TrainingJobAdmin(admin.ModelAdmin):
     list_display = [
@@ -48,12 +63,21 @@ class TrainingJobAdmin(admin.ModelAdmin):
         "status",
         "progress_percent",
         "metric_summary",
+        "is_active",
+        "attempts",
         "created_at",
         "finished_at",
         "worker",
     ]
-    list_filter = ["status", "kind", "method"]
-    actions = ["run_again", "train_default_methods"]
+    list_filter = ["status", "kind", "method", "is_active", "queue"]
+    actions = [
+        "run_again",
+        "train_default_methods",
+        "cancel",
+        "requeue",
+        "activate",
+        "delete_with_artefacts",
+    ]
 
     change_list_template = "admin/jobs/trainingjob/change_list.html"
 
@@ -72,6 +96,9 @@ class TrainingJobAdmin(admin.ModelAdmin):
             self.message_user(request, f"Queued {len(jobs)} default trainings.", messages.SUCCESS)
         return redirect("admin:jobs_trainingjob_changelist")
 
+    def get_inlines(self, request, obj):
+        return [ArtefactInline] if obj is not None else []  # a new job has no files yet
+
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
             kwargs["form"] = TrainingJobAddForm
@@ -80,7 +107,7 @@ class TrainingJobAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        return [f.name for f in TrainingJob._meta.fields]
+        return [f.name for f in TrainingJob._meta.fields]  # activate with the action
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -106,3 +133,42 @@ class TrainingJobAdmin(admin.ModelAdmin):
     def train_default_methods(self, request, queryset):
         jobs = default_training_jobs_create(user=request.user)
         self.message_user(request, f"Queued {', '.join(j.method for j in jobs)}.", messages.SUCCESS)
+
+    def _each(self, request, queryset, action, verb: str) -> None:
+        done, refused = [], []
+        for job in queryset:
+            try:
+                with transaction.atomic():
+                    action(job=job)
+                done.append(f"#{job.pk}")
+            except JobError as error:
+                refused.append(str(error))
+        if done:
+            self.message_user(request, f"{verb} {', '.join(done)}.", messages.SUCCESS)
+        for reason in refused:
+            self.message_user(request, reason, messages.WARNING)
+
+    @admin.action(description="Cancel the selected jobs")
+    def cancel(self, request, queryset):
+        self._each(request, queryset, training_job_cancel, "Cancelled")
+
+    @admin.action(description="Requeue the selected failed or cancelled jobs")
+    def requeue(self, request, queryset):
+        self._each(request, queryset, training_job_requeue, "Requeued")
+
+    @admin.action(description="Serve the selected job's model for its method")
+    def activate(self, request, queryset):
+        self._each(request, queryset, training_job_activate, "Now serving")
+
+    @admin.action(description="Delete the selected jobs and their files")
+    def delete_with_artefacts(self, request, queryset):
+        self._each(request, queryset, training_job_delete, "Deleted")
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        # Django's bulk delete would leave the jobs' files behind.
+        actions.pop("delete_selected", None)
+        return actions
+
+    def delete_model(self, request, obj):
+        training_job_delete(job=obj)

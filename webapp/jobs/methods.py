@@ -70,6 +70,12 @@ def method_defaults(*, kind: str, method: str) -> dict:
     return params
 
 
+def method_description(method: str) -> str:
+    from recengine import model_info
+
+    return model_info(method)["description"]
+
+
 def method_needs(method: str) -> tuple[str, ...]:
     from recengine import model_info
 

@@ -1,6 +1,7 @@
-"""A job is a row: what to run, where it stands, and what it produced."""
+"""A job is a row: what to run, where it stands, what it trained on and what it produced."""
 
 from django.db import models
+from django.db.models import Q
 
 
 class TrainingJob(models.Model):
@@ -13,8 +14,9 @@ class TrainingJob(models.Model):
         RUNNING = "running", "running"
         SUCCEEDED = "succeeded", "succeeded"
         FAILED = "failed", "failed"
+        CANCELLED = "cancelled", "cancelled"
 
-    FINISHED = (Status.SUCCEEDED, Status.FAILED)
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.TRAIN)
     method = models.CharField(
@@ -24,18 +26,40 @@ class TrainingJob(models.Model):
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
     )
+    queue = models.CharField(max_length=20, blank=True, help_text="Celery queue it was sent to")
+    task_id = models.CharField(max_length=64, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    # The model this method serves; at most one per method.
+    is_active = models.BooleanField(default=False)
+
     progress = models.FloatField(default=0.0, help_text="0 to 1")
     progress_message = models.CharField(max_length=300, blank=True)
+    seconds_left = models.FloatField(null=True, blank=True)
+    # One entry per epoch: {"epoch", "loss", "metric", "metric_name", "seconds"}.
+    history = models.JSONField(default=list, blank=True)
     metrics = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    log_tail = models.TextField(blank=True)
+
+    # What it trained on: {"id", "sha256", "interactions", "users", "items", "feature_set"}.
+    snapshot = models.JSONField(default=dict, blank=True)
     feature_set = models.ForeignKey(
         "catalogue.FeatureSet", null=True, blank=True, on_delete=models.SET_NULL
     )
-    artefact_path = models.CharField(max_length=300, blank=True)
-    artefact_sha256 = models.CharField(max_length=64, blank=True)
-    artefact_size = models.BigIntegerField(default=0)
+    visual_source = models.CharField(
+        max_length=300, blank=True, help_text="backbone and weights behind the features"
+    )
+    device = models.CharField(max_length=40, blank=True)
+    # Where a resumed attempt picks up: {"evaluated": true} once test metrics are in.
+    state = models.JSONField(default=dict, blank=True)
+
     attempts = models.PositiveIntegerField(default=0)
     worker = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    timings = models.JSONField(default=dict, blank=True, help_text="seconds per stage")
+    peak_memory_mb = models.FloatField(null=True, blank=True)
+    gpu_peak_memory_mb = models.FloatField(null=True, blank=True)
+
     created_by = models.ForeignKey(
         "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -45,6 +69,11 @@ class TrainingJob(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["method"], condition=Q(is_active=True), name="one_active_job_per_method"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.method} ({self.status})"
@@ -62,3 +91,36 @@ class TrainingJob(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+    @property
+    def model_artefact(self) -> "Artefact | None":
+        return self.artefacts.filter(kind=Artefact.Kind.MODEL).first()
+
+
+class Artefact(models.Model):
+    """A file (or folder) a job wrote through Django storage, with its checksum and size.
+
+    A row exists only once every byte is written, so nothing half-written is ever named.
+    """
+
+    class Kind(models.TextChoices):
+        MODEL = "model", "model (config + weights)"
+        CHECKPOINT = "checkpoint", "training checkpoint"
+        EMBEDDINGS = "embeddings", "item and user vectors"
+        INDEX = "index", "faiss index"
+
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="artefacts")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    path = models.CharField(max_length=300, help_text="storage path (a folder for a model)")
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["job", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "kind"], name="one_artefact_per_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of job #{self.job_id}"

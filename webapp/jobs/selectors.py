@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from webapp.jobs.models import TrainingJob
+from webapp.jobs.models import Artefact, TrainingJob
 
 
 def training_job_list() -> QuerySet[TrainingJob]:
@@ -10,13 +10,16 @@ def training_job_list() -> QuerySet[TrainingJob]:
 
 
 def training_job_active(*, method: str) -> TrainingJob | None:
-    """The model served for a method: its newest successful training job."""
+    """The model served for a method: the job marked active (a model artefact exists)."""
     return (
         TrainingJob.objects.filter(
-            kind=TrainingJob.Kind.TRAIN, method=method, status=TrainingJob.Status.SUCCEEDED
+            kind=TrainingJob.Kind.TRAIN,
+            method=method,
+            is_active=True,
+            status=TrainingJob.Status.SUCCEEDED,
+            artefacts__kind=Artefact.Kind.MODEL,
         )
-        .exclude(artefact_path="")
-        .order_by("-finished_at", "-id")
+        .select_related("feature_set")
         .first()
     )
 
@@ -26,7 +29,7 @@ def trained_methods() -> list[str]:
     return sorted(
         set(
             TrainingJob.objects.filter(
-                kind=TrainingJob.Kind.TRAIN, status=TrainingJob.Status.SUCCEEDED
+                kind=TrainingJob.Kind.TRAIN, is_active=True, status=TrainingJob.Status.SUCCEEDED
             ).values_list("method", flat=True)
         )
     )

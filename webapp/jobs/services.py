@@ -1,4 +1,8 @@
-"""Creating and sending jobs. The site never imports workers/: tasks are sent by name."""
+"""Creating, sending, cancelling, requeueing, activating and deleting jobs.
+
+The site never imports workers/: tasks are sent by name once the transaction commits,
+so a worker never sees a job row that is not there yet.
+"""
 
 import logging
 from functools import lru_cache
@@ -35,6 +39,19 @@ def celery_client():
     return _celery_client(settings.CELERY_BROKER_URL, tuple(sorted(options.items())))
 
 
+def job_queue(*, kind: str, method: str, params: dict) -> str:
+    """The gpu queue for the work that needs one (CNN extraction, fine-tuning, DVBPR) when
+    a GPU queue is configured; the cpu queue for everything else."""
+    if settings.VITRINE_GPU_QUEUE:
+        from recengine.features.backbones import known_backbones
+
+        cnn_extraction = kind == TrainingJob.Kind.EXTRACT and method in known_backbones()
+        pixels = kind == TrainingJob.Kind.TRAIN and (method == "dvbpr" or params.get("fine_tune"))
+        if cnn_extraction or pixels:
+            return settings.VITRINE_GPU_QUEUE
+    return settings.CELERY_TASK_DEFAULT_QUEUE
+
+
 def training_job_create(
     *,
     method: str,
@@ -48,7 +65,11 @@ def training_job_create(
     validate_method(kind=kind, method=method)
     merged = {**method_defaults(kind=kind, method=method), **(params or {})}
     job = TrainingJob.objects.create(
-        kind=kind, method=method, params=merged, created_by=user if user and user.pk else None
+        kind=kind,
+        method=method,
+        params=merged,
+        queue=job_queue(kind=kind, method=method, params=merged),
+        created_by=user if user and user.pk else None,
     )
     if enqueue:
         transaction.on_commit(lambda: training_job_enqueue(job_id=job.pk))
@@ -56,11 +77,12 @@ def training_job_create(
 
 
 def training_job_enqueue(*, job_id: int) -> None:
-    """Send the job to the queue. A broker that is down fails the job with a clear message
+    """Send the job to its queue. A broker that is down fails the job with a clear message
     instead of leaving it queued forever."""
+    job = TrainingJob.objects.get(pk=job_id)
     try:
-        celery_client().send_task(
-            RUN_JOB_TASK, args=[job_id], queue=settings.CELERY_TASK_DEFAULT_QUEUE
+        result = celery_client().send_task(
+            RUN_JOB_TASK, args=[job_id], queue=job.queue or settings.CELERY_TASK_DEFAULT_QUEUE
         )
     except Exception as exc:  # kombu raises several types for one cause: broker unreachable
         logger.exception("could not send job %s", job_id)
@@ -70,10 +92,69 @@ def training_job_enqueue(*, job_id: int) -> None:
             error=f"Could not reach the task broker ({broker}): {exc}",
             finished_at=timezone.now(),
         )
+        return
+    TrainingJob.objects.filter(pk=job_id).update(task_id=result.id or "")
 
 
 def training_job_rerun(*, job: TrainingJob, user=None) -> TrainingJob:
+    """A new job with the same method and hyperparameters."""
     return training_job_create(kind=job.kind, method=job.method, params=job.params, user=user)
+
+
+def training_job_requeue(*, job: TrainingJob) -> TrainingJob:
+    """Send a failed or cancelled job again, as its next attempt (it resumes from its last
+    checkpoint when it has one)."""
+    if job.status not in (TrainingJob.Status.FAILED, TrainingJob.Status.CANCELLED):
+        raise JobError(f"job #{job.pk} is {job.status}; only failed or cancelled jobs requeue")
+    TrainingJob.objects.filter(pk=job.pk).update(
+        status=TrainingJob.Status.QUEUED,
+        cancel_requested=False,
+        error="",
+        finished_at=None,
+        progress_message="queued again",
+    )
+    transaction.on_commit(lambda: training_job_enqueue(job_id=job.pk))
+    job.refresh_from_db()
+    return job
+
+
+def training_job_cancel(*, job: TrainingJob) -> TrainingJob:
+    """Stop a job: a queued one at once (and its message is revoked), a running one at its
+    next progress report (between batches)."""
+    if job.is_finished:
+        raise JobError(f"job #{job.pk} is already {job.status}")
+    TrainingJob.objects.filter(pk=job.pk).update(cancel_requested=True)
+    cancelled_now = TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.QUEUED).update(
+        status=TrainingJob.Status.CANCELLED, finished_at=timezone.now(), error="cancelled"
+    )
+    if cancelled_now and job.task_id:
+        try:  # saves a worker the wasted delivery; the claim would skip it anyway
+            celery_client().control.revoke(job.task_id)
+        except Exception:  # the broker being down must not block a cancel
+            logger.warning("could not revoke task %s of job %s", job.task_id, job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def training_job_activate(*, job: TrainingJob) -> None:
+    """Serve this job's model for its method (the only active one)."""
+    if job.status != TrainingJob.Status.SUCCEEDED or job.kind != TrainingJob.Kind.TRAIN:
+        raise JobError(f"job #{job.pk} has no trained model to serve")
+    with transaction.atomic():
+        TrainingJob.objects.filter(method=job.method, is_active=True).exclude(pk=job.pk).update(
+            is_active=False
+        )
+        TrainingJob.objects.filter(pk=job.pk).update(is_active=True)
+
+
+def training_job_delete(*, job: TrainingJob) -> None:
+    """Delete a job and every file it wrote. A running job must be cancelled first."""
+    from webapp.jobs.artefacts import artefacts_delete
+
+    if job.status == TrainingJob.Status.RUNNING:
+        raise JobError(f"job #{job.pk} is running; cancel it first")
+    artefacts_delete(job=job)
+    job.delete()
 
 
 def default_training_jobs_create(

@@ -12,11 +12,12 @@ from django.core.files.storage import default_storage
 from webapp.catalogue.datasets import CONSUMED_KINDS, item_key, user_key
 from webapp.catalogue.models import Artwork, Collector, Interaction
 from webapp.jobs.methods import method_needs
-from webapp.jobs.models import TrainingJob
+from webapp.jobs.models import Artefact, TrainingJob
 from webapp.jobs.selectors import training_job_active
 
 MODEL_FILES = ("config.json", "weights.safetensors")
 _cache: dict[tuple[int, str], object] = {}
+_index_cache: dict[tuple, object] = {}
 _cache_lock = threading.Lock()
 _job_locks: dict[int, threading.Lock] = {}
 logger = logging.getLogger(__name__)
@@ -43,28 +44,66 @@ class Recommendation:
 class RecommendationList:
     job: TrainingJob
     items: list[Recommendation]
+    served_by: str = "model"  # "faiss index" or "model"
+
+
+def _local_copy(job: TrainingJob, artefact, names: tuple[str, ...]) -> Path:
+    """Files of an artefact copied from storage into a local cache named by its hash, so a
+    changed artefact is never served from a stale copy."""
+    local = (
+        Path(settings.VAR_DIR) / "model-cache" / f"{job.pk}-{artefact.kind}-{artefact.sha256[:16]}"
+    )
+    if not all((local / name).exists() for name in names):
+        local.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            source = str(PurePosixPath(artefact.path) / name) if len(names) > 1 else artefact.path
+            with default_storage.open(source, "rb") as src:
+                (local / f".{name}.part").write_bytes(src.read())
+            (local / f".{name}.part").replace(local / name)
+    return local
 
 
 def model_for_job(job: TrainingJob):
-    """Load a job's model once per process; files are copied from storage to a local cache
-    keyed by the artefact hash, so a changed artefact is never served from a stale copy."""
-    key = (job.pk, job.artefact_sha256)
+    """Load a job's model once per process."""
+    artefact = job.model_artefact
+    if artefact is None:
+        raise ValueError(f"job #{job.pk} has no model artefact")
+    key = (job.pk, artefact.sha256)
     with _cache_lock:
         if key in _cache:
             return _cache[key]
     from recengine import load_model
 
-    local = Path(settings.VAR_DIR) / "model-cache" / f"{job.pk}-{job.artefact_sha256[:16]}"
-    if not all((local / name).exists() for name in MODEL_FILES):
-        local.mkdir(parents=True, exist_ok=True)
-        for name in MODEL_FILES:
-            with default_storage.open(str(PurePosixPath(job.artefact_path) / name), "rb") as src:
-                (local / f".{name}.part").write_bytes(src.read())
-            (local / f".{name}.part").replace(local / name)
-    model = load_model(local)
+    model = load_model(_local_copy(job, artefact, MODEL_FILES))
     with _cache_lock:
         _cache[key] = model
     return model
+
+
+def index_for_job(job: TrainingJob, model):
+    """(faiss index, user vectors or None) of a dot-product model: the job's index
+    artefact, or one rebuilt in memory when works were added since (cold start); None
+    for other models."""
+    from recengine.index import ItemIndex, dot_product_vectors
+
+    artefact = job.artefacts.filter(kind=Artefact.Kind.INDEX).first()
+    if artefact is None:
+        return None
+    key = (job.pk, artefact.sha256, model.n_items)
+    with _cache_lock:
+        if key in _index_cache:
+            return _index_cache[key]
+    vectors = dot_product_vectors(model)
+    if vectors is None:
+        return None
+    local = _local_copy(job, artefact, ("items.faiss",))
+    index = ItemIndex.load(local / "items.faiss")
+    if index.n_items != model.n_items:  # works listed after training: their vectors too
+        index = ItemIndex.build(vectors[1])
+    served = (index, vectors[0])
+    with _cache_lock:
+        _index_cache[key] = served
+    return served
 
 
 def model_with_new_artworks(job: TrainingJob):
@@ -141,21 +180,56 @@ def collector_recommendations(
     available = set(Artwork.objects.filter(is_sold=False).values_list("id", flat=True))
     candidates = np.asarray([int(key) in available for key in item_ids], dtype=bool)
 
+    user_index = int(model.user_index([user_key(collector.pk)])[0])
+    items, scores, served_by = top_items(
+        job=job,
+        model=model,
+        profile=profile,
+        exclude=exclude,
+        allowed=candidates,
+        user_index=user_index,
+        k=k,
+    )
+    return _as_recommendations(job, model, profile, items, scores, served_by)
+
+
+def top_items(*, job, model, profile, exclude, allowed, user_index: int, k: int):
+    """(item indices (1, <=k), scores, "faiss index" | "model") for one collector.
+
+    From the faiss index when the model has one and a query vector for this collector
+    (their learned vector, or their current profile pooled); from the model's own
+    scoring otherwise. Both honour ``allowed`` (unsold works) and ``exclude``.
+    """
+    mask = np.asarray(allowed, dtype=bool).copy()
+    mask[np.asarray(exclude, dtype=np.int64)] = False
+    served = index_for_job(job, model)
+    if served is not None:
+        index, user_vectors = served
+        query = None
+        if user_vectors is not None and user_index >= 0:
+            query = user_vectors[user_index : user_index + 1]
+        elif user_vectors is None:
+            query = model.profile_embeddings([profile])
+        if query is not None:
+            items, scores = index.search(query, k, allowed=mask)
+            return items, scores, "faiss index"
     try:
         items, scores = model.recommend_profiles(
-            [profile], k, exclude=[exclude], candidates_mask=candidates
+            [profile], k, exclude=[exclude], candidates_mask=allowed
         )
+        return items, scores, "model"
     except NotImplementedError:
-        user_index = model.user_index([user_key(collector.pk)])[0]
         if user_index < 0:
-            return RecommendationList(job=job, items=[])
+            return np.zeros((1, 0), np.int64), np.zeros((1, 0), np.float32), "model"
         all_scores = model.score(np.asarray([user_index]))[0].astype(np.float64)
-        all_scores[~candidates] = -np.inf
-        all_scores[exclude] = -np.inf
+        all_scores[~mask] = -np.inf
         order = np.argsort(-all_scores, kind="stable")[:k]
         order = order[np.isfinite(all_scores[order])]
-        items, scores = order[None, :], all_scores[order][None, :]
+        return order[None, :], all_scores[order][None, :], "model"
 
+
+def _as_recommendations(job, model, profile, items, scores, served_by) -> "RecommendationList":
+    item_ids = np.asarray(model.item_ids)
     keep = np.asarray(items[0]) >= 0  # rows narrower than k are padded with -1
     items, scores = np.asarray(items[0])[keep][None, :], np.asarray(scores[0])[keep][None, :]
     chosen = [int(item_ids[i]) for i in items[0]]
@@ -174,4 +248,4 @@ def collector_recommendations(
         for pk, score, because in zip(chosen, scores[0], explanations, strict=True)
         if pk in artworks
     ]
-    return RecommendationList(job=job, items=result)
+    return RecommendationList(job=job, items=result, served_by=served_by)

@@ -1,0 +1,134 @@
+"""Training jobs: the list, a form per method, a job's page with live progress, and the
+staff actions (cancel, requeue, serve, delete)."""
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from webapp.jobs.forms import MethodForm
+from webapp.jobs.methods import extractors, method_description, trainable_models
+from webapp.jobs.models import TrainingJob
+from webapp.jobs.selectors import training_job_list
+from webapp.jobs.services import (
+    JobError,
+    default_training_jobs_create,
+    training_job_activate,
+    training_job_cancel,
+    training_job_create,
+    training_job_delete,
+    training_job_requeue,
+)
+
+ACTIONS = {
+    "cancel": (training_job_cancel, "Cancel requested for"),
+    "requeue": (training_job_requeue, "Queued again:"),
+    "activate": (training_job_activate, "Now serving"),
+}
+
+
+@login_required
+def job_list(request):
+    from webapp.jobs.reaping import jobs_reap
+
+    with transaction.atomic():
+        jobs_reap()  # a page view is a cheap moment to notice a lost worker
+    page = Paginator(training_job_list(), 30).get_page(request.GET.get("page"))
+    methods = [(m, method_description(m)) for m in trainable_models()]
+    return render(
+        request,
+        "curation/job_list.html",
+        {"page": page, "methods": methods, "extractors": extractors()},
+    )
+
+
+@staff_member_required
+def job_new(request, kind: str, method: str):
+    """A form per method, its fields from the registry's default hyperparameters."""
+    if kind not in TrainingJob.Kind.values:
+        raise Http404("unknown job kind")
+    allowed = trainable_models() if kind == TrainingJob.Kind.TRAIN else extractors()
+    if method not in allowed:
+        raise Http404("unknown method")
+    form = MethodForm(request.POST or None, kind=kind, method=method)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                job = training_job_create(
+                    kind=kind, method=method, params=form.params(), user=request.user
+                )
+        except JobError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"Queued {job.method} (job #{job.pk}).")
+            return redirect("curation:job-detail", pk=job.pk)
+    return render(
+        request,
+        "curation/job_new.html",
+        {
+            "form": form,
+            "kind": kind,
+            "method": method,
+            "description": method_description(method) if kind == TrainingJob.Kind.TRAIN else "",
+        },
+    )
+
+
+@staff_member_required
+@require_POST
+def job_train(request):
+    """One click: a method with its defaults, or every default method."""
+    try:
+        with transaction.atomic():
+            if request.POST.get("defaults"):
+                jobs = default_training_jobs_create(user=request.user)
+                messages.success(request, f"Queued {len(jobs)} default trainings.")
+                return redirect("curation:job-list")
+            job = training_job_create(method=request.POST.get("method", ""), user=request.user)
+    except JobError as exc:
+        messages.error(request, str(exc))
+        return redirect("curation:job-list")
+    job.refresh_from_db()
+    if job.status == TrainingJob.Status.FAILED:  # the broker refused it
+        messages.error(request, f"Job #{job.pk} could not be queued: {job.error}")
+    else:
+        messages.success(request, f"Queued training of {job.method}.")
+    return redirect("curation:job-detail", pk=job.pk)
+
+
+@staff_member_required
+@require_POST
+def job_action(request, pk: int, action: str):
+    job = get_object_or_404(TrainingJob, pk=pk)
+    try:
+        with transaction.atomic():
+            if action == "delete":
+                training_job_delete(job=job)
+                messages.success(request, f"Deleted job #{pk} and its files.")
+                return redirect("curation:job-list")
+            if action not in ACTIONS:
+                raise Http404("unknown action")
+            service, verb = ACTIONS[action]
+            service(job=job)
+    except JobError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"{verb} job #{pk}.")
+    return redirect("curation:job-detail", pk=pk)
+
+
+@login_required
+def job_detail(request, pk: int):
+    job = get_object_or_404(training_job_list(), pk=pk)
+    return render(request, "curation/job_detail.html", {"job": job})
+
+
+@login_required
+def job_status(request, pk: int):
+    """The live part of the job page, polled by htmx until the job ends."""
+    job = get_object_or_404(TrainingJob, pk=pk)
+    return render(request, "curation/_job_status.html", {"job": job})
