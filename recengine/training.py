@@ -9,6 +9,7 @@ one). A callback may raise to stop training (the worker does so when a job is ca
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import os
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 import torch
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "adagrad")
+logger = logging.getLogger(__name__)
 INNER_PROGRESS_S = 2.0  # seconds between progress reports inside an epoch
 
 
@@ -115,6 +117,7 @@ def train_loop(
         best_metric, best_epoch = float(saved["best_metric"]), int(saved["best_epoch"])
         best_state, since_best = saved["best_state"], int(saved["since_best"])
         first_epoch = int(saved["epoch"]) + 1
+        logger.info("resumed from %s after epoch %d", Path(checkpoint).name, saved["epoch"])
         if callback is not None:
             callback(saved["epoch"] / epochs, f"resumed after epoch {saved['epoch']}")
     for epoch in range(first_epoch, epochs + 1):

@@ -34,7 +34,9 @@ def run_job(self, job_id: int) -> str:
     # Imported here so the worker has finished django.setup() before models load.
     from webapp.jobs.running import training_job_run
 
-    return training_job_run(job_id=job_id, task_id=self.request.id or "")
+    return training_job_run(
+        job_id=job_id, task_id=self.request.id or "", worker_name=self.request.hostname or ""
+    )
 
 
 @worker_ready.connect

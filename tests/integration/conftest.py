@@ -1,5 +1,7 @@
 """A real Celery worker process, sharing the test database, media folder and broker."""
 
+import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -72,7 +74,38 @@ def start_worker(env: dict, name: str, log_path: Path) -> subprocess.Popen:
         "--without-mingle",
     ]
     log = log_path.open("wb")
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    # Its own process group, so a test can kill the worker and its pool children at once.
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def stop_worker(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@pytest.fixture
+def workers(worker_env, tmp_path):
+    """Start named workers on demand (extra environment allowed); all stopped at the end."""
+    started = []
+
+    def start(name: str, **extra_env) -> subprocess.Popen:
+        log_path = tmp_path / f"{name}.log"
+        process = start_worker({**worker_env, **extra_env}, name, log_path)
+        process.log_path = log_path
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        stop_worker(process)
 
 
 @pytest.fixture
@@ -81,9 +114,4 @@ def worker(worker_env, tmp_path):
     process = start_worker(worker_env, "w1", log_path)
     process.log_path = log_path
     yield process
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    stop_worker(process)

@@ -48,7 +48,7 @@ class ProgressRecorder:
     def __call__(self, fraction: float, message: str = "", **details) -> None:
         value = self.start + self.span * max(0.0, min(1.0, float(fraction)))
         if self.listener is not None:
-            self.listener(value, str(message))
+            self.listener(value, str(message), **details)
         epoch_done = "epoch" in details and "loss" in details and "metric_name" in details
         if epoch_done and self.stage_name == "fit":
             self.history = [h for h in self.history if h["epoch"] != details["epoch"]]

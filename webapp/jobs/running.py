@@ -38,7 +38,9 @@ def _stale_before():
     return timezone.now() - timezone.timedelta(seconds=settings.VITRINE_STALE_AFTER_S)
 
 
-def training_job_claim(*, job_id: int, task_id: str = "") -> TrainingJob | None:
+def training_job_claim(
+    *, job_id: int, task_id: str = "", worker_name: str = ""
+) -> TrainingJob | None:
     """Mark the job running for this worker, or return None when another delivery owns it
     (it is finished, cancelled, or running with a live heartbeat)."""
     now = timezone.now()
@@ -50,7 +52,7 @@ def training_job_claim(*, job_id: int, task_id: str = "") -> TrainingJob | None:
         started_at=now,
         heartbeat_at=now,
         attempts=F("attempts") + 1,
-        worker=socket.gethostname()[:200],
+        worker=(worker_name or socket.gethostname())[:200],
         task_id=task_id or F("task_id"),
         progress_message="starting",
         error="",
@@ -60,9 +62,11 @@ def training_job_claim(*, job_id: int, task_id: str = "") -> TrainingJob | None:
     return TrainingJob.objects.get(pk=job_id)
 
 
-def training_job_run(*, job_id: int, on_progress=None, task_id: str = "") -> str:
+def training_job_run(
+    *, job_id: int, on_progress=None, task_id: str = "", worker_name: str = ""
+) -> str:
     """Run a job once; returns "succeeded", "failed", "cancelled" or "skipped"."""
-    job = training_job_claim(job_id=job_id, task_id=task_id)
+    job = training_job_claim(job_id=job_id, task_id=task_id, worker_name=worker_name)
     if job is None:
         logger.info("job %s is not runnable here (finished, cancelled or owned); skipped", job_id)
         TrainingJob.objects.filter(

@@ -50,7 +50,7 @@ class Command(BaseCommand):
         for job in jobs:
             with tqdm(total=100, desc=job.method, unit="%") as bar:
 
-                def show(fraction: float, message: str, bar=bar) -> None:
+                def show(fraction: float, message: str, bar=bar, **details) -> None:
                     bar.update(round(100 * fraction) - bar.n)
                     bar.set_postfix_str(message[:40])
 
