@@ -60,6 +60,15 @@ def _parser() -> argparse.ArgumentParser:
     extract.add_argument("--repeat", type=int, default=2)
     extract.add_argument("--out")
 
+    serving = commands.add_parser("bench-serving", help="top-k latency from the faiss index")
+    serving.add_argument("--sizes", default="10000,100000,1000000")
+    serving.add_argument("--queries", type=int, default=1000)
+    serving.add_argument("--k", type=int, default=20)
+    serving.add_argument("--dim", type=int, default=64)
+    serving.add_argument("--index", choices=("auto", "flat", "hnsw"), default="auto")
+    serving.add_argument("--available", type=float, default=0.5, help="share of unsold works")
+    serving.add_argument("--out")
+
     report = commands.add_parser("report", help="benchmark JSON files as Markdown tables")
     report.add_argument("files", nargs="+")
     report.add_argument("--metrics", help="comma-separated metric keys to show")
@@ -82,6 +91,19 @@ def main(argv: list[str] | None = None) -> int:
             from .report import run as run_report
 
             run_report(args.files, args.metrics.split(",") if args.metrics else None)
+            return 0
+        if args.command == "bench-serving":
+            from .bench_serving import run as run_serving
+
+            run_serving(
+                [int(n) for n in args.sizes.split(",")],
+                args.queries,
+                args.k,
+                args.dim,
+                args.index,
+                args.available,
+                args.out,
+            )
             return 0
         if args.command == "bench-extract":
             from .bench_extract import run as run_extract

