@@ -44,7 +44,12 @@ def test_a_finished_job_records_what_it_trained_on_and_produced(small_gallery):
     assert job.peak_memory_mb > 0 and job.device == "cpu" and job.worker
     assert "attempt 1" in job.log_tail
     kinds = set(job.artefacts.values_list("kind", flat=True))
-    assert kinds == {"model", "embeddings", "index", "checkpoint"}
+    assert kinds == {"model", "embeddings", "index", "checkpoint", "evaluation"}
+    from webapp.jobs.selectors import job_evaluation
+
+    users, per_user = job_evaluation(job=job)
+    assert len(users) == job.metrics["test_users"] and "NDCG@20" in per_user
+    assert abs(per_user["NDCG@20"].mean() - job.metrics["NDCG@20"]) < 1e-6
     for artefact in job.artefacts.all():
         assert artefact.size > 0 and len(artefact.sha256) == 64
     assert job.is_active

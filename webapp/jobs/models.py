@@ -108,6 +108,7 @@ class Artefact(models.Model):
         CHECKPOINT = "checkpoint", "training checkpoint"
         EMBEDDINGS = "embeddings", "item and user vectors"
         INDEX = "index", "faiss index"
+        EVALUATION = "evaluation", "per-user test metrics"
 
     job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="artefacts")
     kind = models.CharField(max_length=20, choices=Kind.choices)

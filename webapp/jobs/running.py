@@ -249,6 +249,7 @@ def _run_training(job: TrainingJob, progress: ProgressRecorder) -> dict:
         )
         if getattr(model, "best_epoch_", None):
             metrics["best_epoch"] = int(model.best_epoch_)
+        _save_evaluation(job, result, data)
         # Recorded now: an attempt that resumes after a crash skips the evaluation.
         TrainingJob.objects.filter(pk=job.pk).update(
             metrics=metrics, timings=timings, state={**(job.state or {}), "evaluated": True}
@@ -266,6 +267,22 @@ def _run_training(job: TrainingJob, progress: ProgressRecorder) -> dict:
     _save_artefacts(job, final)
     timings["save"] = round(time.perf_counter() - started, 3)
     return {"metrics": metrics, "timings": timings}
+
+
+def _save_evaluation(job: TrainingJob, result, data) -> None:
+    """Per-user test metrics (collector ids and one array per metric), so two methods can
+    be compared user by user with a paired test on the comparison page."""
+    from webapp.jobs.artefacts import artefact_save
+
+    job.refresh_from_db(fields=["attempts"])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "evaluation.npz"
+        np.savez(
+            path,
+            user_ids=np.asarray(data.user_ids, dtype=str)[result.users],
+            **{f"metric:{name}": values for name, values in result.per_user.items()},
+        )
+        artefact_save(job=job, kind=Artefact.Kind.EVALUATION, local=path)
 
 
 def _checkpointed(progress: ProgressRecorder, job: TrainingJob, stage: str):

@@ -1,5 +1,7 @@
 """Reads about jobs."""
 
+import numpy as np
+from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 
 from webapp.jobs.models import Artefact, TrainingJob
@@ -33,3 +35,20 @@ def trained_methods() -> list[str]:
             ).values_list("method", flat=True)
         )
     )
+
+
+def job_evaluation(*, job: TrainingJob) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+    """(collector ids, {metric: per-collector values}) of a job's test evaluation, or None
+    for jobs trained before per-user values were kept."""
+    artefact = job.artefacts.filter(kind=Artefact.Kind.EVALUATION).first()
+    if artefact is None:
+        return None
+    with default_storage.open(artefact.path, "rb") as handle:
+        with np.load(handle, allow_pickle=False) as data:
+            users = data["user_ids"].astype(str)
+            metrics = {
+                key.removeprefix("metric:"): data[key].copy()
+                for key in data.files
+                if key.startswith("metric:")
+            }
+    return users, metrics
