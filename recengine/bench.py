@@ -232,6 +232,19 @@ def _evaluate(model, setup: Setup, train, test, negatives, ks, metrics, fold_in=
 
 
 def _evaluate_final(model, setup: Setup, ks, metrics) -> EvaluationResult:
+    if getattr(model, "sequential", False) and len(setup.tune_valid) and not setup.valid_carved:
+        # Next-item protocol: the test item follows the whole history, validation item
+        # included; the model reads it as a profile (it trained on train only).
+        history = _concatenate([setup.train, setup.tune_valid])
+        return evaluate(
+            model,
+            setup.train,
+            setup.test,
+            ks=ks,
+            negatives=setup.negatives,
+            metrics=metrics,
+            fold_in=history,
+        )
     if setup.protocol == "profile-cut":
         return evaluate_profile_cut(model, setup.train, setup.test, ks=ks)
     if setup.protocol == "one-of-a-kind":

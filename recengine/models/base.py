@@ -51,6 +51,9 @@ class Recommender:
     grid: ClassVar[dict[str, list[Any]]] = {}
     # Settings for a seconds-long run on tiny data (the registry test, CI smoke runs).
     smoke: ClassVar[dict[str, Any]] = {}
+    # Next-item models: at test time they read the user's whole history (train and
+    # validation) as a time-ordered profile, as their papers' protocols do.
+    sequential: ClassVar[bool] = False
 
     def __init__(self, **hyperparameters: Any) -> None:
         unknown = sorted(set(hyperparameters) - set(self.defaults))

@@ -91,6 +91,8 @@ class SequentialRecommender(GradientRecommender):
     user's (stored at fit) or a profile given at prediction time.
     """
 
+    sequential = True
+
     def _prepare(self, train: Interactions) -> dict[str, Any]:
         self.seq_indptr_, self.seq_items_ = pack(train.profiles())
         self.seen_keys_ = seen_keys(self._seen_indptr, self._seen_indices, train.n_items)

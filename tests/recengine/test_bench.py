@@ -267,3 +267,48 @@ def test_bench_serving_reports_latency_percentiles(tmp_path, capsys):
     assert row["items"] == 2000 and row["index"] == "flat"
     assert 0 < row["p50_ms"] <= row["p99_ms"] and row["recall_at_k_vs_exact"] == 1.0
     assert "p99" in capsys.readouterr().out
+
+
+def test_sequential_models_read_train_and_validation_at_test_time(tmp_path, monkeypatch):
+    """Leave-last-out next-item protocol: the profile scored for the test item is the
+    user's whole history, validation item included, in time order."""
+    from recengine.models import gru4rec
+
+    rows = ["user_id,item_id,timestamp"]
+    for user in range(12):
+        for step in range(6):
+            rows.append(f"u{user},i{(user + step) % 8},{step}")
+    (tmp_path / "interactions.csv").write_text("\n".join(rows) + "\n")
+    seen = []
+    original = gru4rec.GRU4Rec._score_profiles
+
+    def spy(self, profiles):
+        seen.extend(len(p) for p in profiles)
+        return original(self, profiles)
+
+    monkeypatch.setattr(gru4rec.GRU4Rec, "_score_profiles", spy)
+    out = tmp_path / "seq.json"
+    assert (
+        main(
+            [
+                "bench",
+                "--data",
+                str(tmp_path),
+                "--protocol",
+                "sampled",
+                "--sampled",
+                "5",
+                "--models",
+                "gru4rec",
+                "--params",
+                '{"gru4rec": {"epochs": 2}}',
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    report = json.loads(out.read_text())
+    assert report["split"] == "temporal-loo" and report["models"][0]["test_users"] == 12
+    assert seen and set(seen) == {5}  # six events: train four + the validation one
