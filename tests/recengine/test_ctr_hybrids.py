@@ -13,37 +13,7 @@ from recengine.models.composite import zscore
 from recengine.models.twostage import NOT_CANDIDATE
 from recengine.splits import cold_start_items_split
 
-
-def gallery(n_users=40, n_items=40, per_user=6, seed=0):
-    """Items 0-19 are red works by artists 0-3, items 20-39 blue works by artists 4-7;
-    even users buy red, odd users buy blue (as in test_visual_models)."""
-    rng = np.random.default_rng(seed)
-    style = (np.arange(n_items) >= n_items // 2).astype(int)
-    features = np.eye(2)[style] * 3 + rng.normal(0, 0.5, size=(n_items, 2))
-    features = np.hstack([features, rng.normal(size=(n_items, 6))]).astype(np.float32)
-    artists = np.arange(n_items) // 5
-    attributes = sp.csr_matrix((np.ones(n_items), (np.arange(n_items), artists)))
-    users, items = [], []
-    for user in range(n_users):
-        pool = np.flatnonzero(style == user % 2)
-        for item in rng.choice(pool, per_user, replace=False):
-            users.append(user)
-            items.append(item)
-    return Interactions(
-        user_ids=[f"u{u}" for u in range(n_users)],
-        item_ids=[f"i{i}" for i in range(n_items)],
-        users=users,
-        items=items,
-        item_features=features,
-        item_attributes=attributes,
-        attribute_names=[f"artist={a}" for a in range(attributes.shape[1])],
-    )
-
-
-def own_style_share(model, users, k=5):
-    top, _ = model.recommend(users, k=k)
-    return ((top >= 20).astype(int) == (users[:, None] % 2)).mean()
-
+from .toys import gallery, own_style_share
 
 # Columns deliberately interleaved across fields; work 0 has two style tags.
 NAMES = ["artist=0", "style=abstract", "artist=1", "medium=oil", "style=red", "artist=2"]

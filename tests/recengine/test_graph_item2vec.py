@@ -11,7 +11,7 @@ from recengine.models.lightgcn import GraphRecommender, LightGCNModule, normaliz
 from recengine.models.ngcf import NGCFModule
 from recengine.splits import temporal_leave_last_out
 
-from .test_training import _clustered
+from .toys import clustered
 
 # users 0, 1; items 0, 1, 2 (item 2 has no interactions)
 TINY = sp.csr_matrix(np.array([[1, 1, 0], [1, 0, 0]], dtype=np.float32))
@@ -51,7 +51,7 @@ def test_normalized_adjacency_matches_the_hand_computed_matrix():
 
 
 def test_lightgcn_final_embedding_is_the_mean_of_the_layers_and_gradients_agree():
-    matrix = _clustered(n_users=6, n_items=8, per_user=3).matrix()
+    matrix = clustered(n_users=6, n_items=8, per_user=3).matrix()
     adjacency = normalized_adjacency(matrix)
     torch.manual_seed(0)
     module = LightGCNModule(6, 8, factors=4, layers=3, init_std=0.1)
@@ -73,7 +73,7 @@ def test_lightgcn_final_embedding_is_the_mean_of_the_layers_and_gradients_agree(
 
 
 def test_ngcf_layers_follow_the_propagation_rule_and_are_concatenated():
-    matrix = _clustered(n_users=6, n_items=8, per_user=3).matrix()
+    matrix = clustered(n_users=6, n_items=8, per_user=3).matrix()
     adjacency = normalized_adjacency(matrix)
     torch.manual_seed(0)
     module = NGCFModule(6, 8, factors=4, layers=2, node_dropout=0.5, message_dropout=0.5).eval()
@@ -141,7 +141,7 @@ def test_item2vec_negatives_follow_the_unigram_distribution_to_the_power_three_q
     expected = np.array([8.0, 1.0, 0.0, 27.0]) / 36.0  # 16^0.75 = 8, 81^0.75 = 27
     np.testing.assert_allclose(negative_distribution(counts), expected)
 
-    data = _clustered(n_users=4, n_items=6, per_user=2)
+    data = clustered(n_users=4, n_items=6, per_user=2)
     model = create_model("item2vec", epochs=0, negatives=50, factors=4)
     model.fit(data)  # no epochs: just the prepared sampler
     counts = data.item_popularity()
@@ -176,7 +176,7 @@ LEARNERS = [
 
 @pytest.mark.parametrize("name, params", LEARNERS)
 def test_models_learn_the_groups_and_beat_random(name, params):
-    split = temporal_leave_last_out(_clustered())
+    split = temporal_leave_last_out(clustered())
     model = create_model(name, **params).fit(split.train, valid=split.valid)
     learned = evaluate(model, split.train, split.test, ks=(10,), metrics=("HR",))
     chance = evaluate(
@@ -191,7 +191,7 @@ def test_models_learn_the_groups_and_beat_random(name, params):
 
 
 def test_item2vec_serves_a_new_visitor_from_their_profile():
-    data = _clustered()
+    data = clustered()
     model = create_model("item2vec", epochs=20, batch_size=256, lr=0.01, factors=16, negatives=5)
     model.fit(data)
     profiles = [np.array([0, 3, 7]), np.array([25, 31])]  # first half, second half
@@ -207,7 +207,7 @@ def test_item2vec_serves_a_new_visitor_from_their_profile():
 def test_graph_models_cache_the_final_embeddings_of_the_restored_weights(monkeypatch):
     # keep the module and adjacency to compare against (normally dropped after training)
     monkeypatch.setattr(GraphRecommender, "_release_training_state", lambda self: None)
-    split = temporal_leave_last_out(_clustered())
+    split = temporal_leave_last_out(clustered())
     for name in ("lightgcn", "ngcf"):
         model = create_model(name, epochs=6, batch_size=128, lr=0.05, factors=8, eval_every=2)
         model.fit(split.train, valid=split.valid)

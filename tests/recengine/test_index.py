@@ -4,7 +4,7 @@ import pytest
 from recengine import create_model
 from recengine.index import ItemIndex, dot_product_vectors
 
-from .test_visual_models import gallery
+from .toys import gallery
 
 DOT_MODELS = {
     "bpr": {"epochs": 2},

@@ -14,6 +14,8 @@ from recengine.models.multvae import kl_weight
 from recengine.models.ncf import NCFModule, initialise_neumf
 from recengine.splits import temporal_leave_last_out
 
+from .toys import clustered
+
 
 @pytest.fixture(autouse=True)
 def one_thread():
@@ -23,24 +25,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def _clustered(n_users=60, n_items=40, per_user=8, seed=0):
-    """Two user groups, each buying from its own half of the catalogue."""
-    rng = np.random.default_rng(seed)
-    users, items = [], []
-    for user in range(n_users):
-        half = user % 2
-        chosen = rng.choice(n_items // 2, per_user, replace=False) + half * (n_items // 2)
-        users += [user] * per_user
-        items += chosen.tolist()
-    return Interactions(
-        user_ids=[str(u) for u in range(n_users)],
-        item_ids=[str(i) for i in range(n_items)],
-        users=users,
-        items=items,
-        timestamps=np.arange(len(users), dtype=float),
-    )
 
 
 def _small(ratings=None):
@@ -69,7 +53,7 @@ def _prepared(name, data, **params):
 
 # ----------------------------------------------------------------- NCF
 def test_ncf_batches_pair_each_positive_with_unseen_negatives():
-    data = _clustered()
+    data = clustered()
     model = _prepared("gmf", data, negatives=3, batch_size=50)
     seen = data.matrix().toarray() > 0
     batches = list(model._batches(1))
@@ -125,7 +109,7 @@ def test_neumf_pretrains_gmf_and_mlp_then_starts_from_them(monkeypatch):
     monkeypatch.setattr(gradient, "train_loop", recording)
     params = {"factors": 4, "layers": [8, 4], "epochs": 2, "batch_size": 64, "device": "cpu"}
     progress = []
-    create_model("neumf", **params).fit(_clustered(), callback=lambda f, m, **d: progress.append(m))
+    create_model("neumf", **params).fit(clustered(), callback=lambda f, m, **d: progress.append(m))
     assert len(runs) == 3  # GMF, MLP, then NeuMF itself
     (_, gmf), (_, mlp), (neumf, _) = runs
     assert set(gmf) == {"gmf_user.weight", "gmf_item.weight", "out.weight", "out.bias"}
@@ -139,7 +123,7 @@ def test_neumf_pretrains_gmf_and_mlp_then_starts_from_them(monkeypatch):
     assert any(m.startswith("mlp pretraining") for m in progress)
 
     runs.clear()
-    create_model("neumf", pretrain=False, **params).fit(_clustered())
+    create_model("neumf", pretrain=False, **params).fit(clustered())
     assert len(runs) == 1
 
 
@@ -163,7 +147,7 @@ def test_mult_vae_kl_weight_follows_the_annealing_schedule():
         return value
 
     model._loss = recording
-    model.fit(_clustered())  # 60 users, 3 steps an epoch
+    model.fit(clustered())  # 60 users, 3 steps an epoch
     assert betas == pytest.approx([0, 0.25, 0.5] + [0.5] * 9)
     assert model.updates_ == 12
 
@@ -175,7 +159,7 @@ def test_mult_vae_kl_weight_follows_the_annealing_schedule():
 def test_item_vector_models_score_a_profile_like_the_user_it_copies(name, params):
     # the input is the item vector alone: a training user's own items, given as a new
     # profile, score exactly as that user does, no retraining needed
-    model = create_model(name, epochs=3, device="cpu", **params).fit(_clustered())
+    model = create_model(name, epochs=3, device="cpu", **params).fit(clustered())
     users = np.array([0, 1, 7])
     scores = model.score(users)
     np.testing.assert_array_equal(model.score(users), scores)  # no sampling or dropout
@@ -252,7 +236,7 @@ def test_autorec_loss_covers_only_observed_entries():
 
 
 def test_autorec_on_implicit_data_adds_sampled_unobserved_entries():
-    model = _prepared("autorec", _clustered(), hidden=3, negatives=1, batch_size=40)
+    model = _prepared("autorec", clustered(), hidden=3, negatives=1, batch_size=40)
     values, observed = next(iter(model._batches(1)))
     torch.manual_seed(1)
     mask = sampled_mask(observed, 1.0)
@@ -265,7 +249,7 @@ def test_autorec_on_implicit_data_adds_sampled_unobserved_entries():
     torch.manual_seed(1)  # the same draw inside the loss
     torch.testing.assert_close(model._loss(module, (values, observed)), expected)
     # the model itself only knows its training users
-    fitted = create_model("autorec", hidden=3, epochs=1).fit(_clustered())
+    fitted = create_model("autorec", hidden=3, epochs=1).fit(clustered())
     with pytest.raises(NotImplementedError, match="autorec"):
         fitted.score_profiles([np.array([0])])
 
@@ -287,7 +271,7 @@ LEARNS = [
 
 @pytest.mark.parametrize("name, params", LEARNS)
 def test_learns_the_groups_and_beats_random(name, params):
-    split = temporal_leave_last_out(_clustered())
+    split = temporal_leave_last_out(clustered())
     model = create_model(name, device="cpu", **params).fit(split.train, valid=split.valid)
     learned = evaluate(model, split.train, split.test, ks=(10,), metrics=("HR",))
     chance = evaluate(

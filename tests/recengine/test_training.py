@@ -2,8 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from recengine import Interactions, create_model, evaluate
+from recengine import create_model, evaluate
 from recengine.training import make_optimizer, train_loop
+
+from .toys import clustered
 
 
 def _regression_problem():
@@ -87,24 +89,6 @@ def test_nonfinite_loss_is_a_clear_error_and_callbacks_can_cancel():
         make_optimizer("lbfgs", module.parameters(), lr=0.1)
 
 
-def _clustered(n_users=60, n_items=40, per_user=8, seed=0):
-    """Two user groups, each buying from its own half of the catalogue."""
-    rng = np.random.default_rng(seed)
-    users, items = [], []
-    for user in range(n_users):
-        half = user % 2
-        chosen = rng.choice(n_items // 2, per_user, replace=False) + half * (n_items // 2)
-        users += [user] * per_user
-        items += chosen.tolist()
-    return Interactions(
-        user_ids=[str(u) for u in range(n_users)],
-        item_ids=[str(i) for i in range(n_items)],
-        users=users,
-        items=items,
-        timestamps=np.arange(len(users), dtype=float),
-    )
-
-
 @pytest.mark.parametrize(
     "name, params",
     [
@@ -130,7 +114,7 @@ def _clustered(n_users=60, n_items=40, per_user=8, seed=0):
 def test_models_learn_the_groups_and_beat_random(name, params):
     from recengine.splits import temporal_leave_last_out
 
-    split = temporal_leave_last_out(_clustered())
+    split = temporal_leave_last_out(clustered())
     model = create_model(name, **params).fit(split.train, valid=split.valid)
     learned = evaluate(model, split.train, split.test, ks=(10,), metrics=("HR",))
     chance = evaluate(
