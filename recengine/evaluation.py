@@ -271,6 +271,14 @@ def _evaluate_sampled(
         clash = (negative_part[:, :, None] == candidates[:, None, :width]).any(axis=2)
         negative_part[clash] = -1
         candidates[:, width:] = negative_part
+        # Ties are broken by the lower item index, as in full ranking. Candidates are put
+        # in item order first: left with the positives in front, every tie (a model that
+        # scores many items 0, say) would go to the positive and inflate HR and NDCG.
+        order = np.argsort(np.where(candidates < 0, np.iinfo(np.int64).max, candidates), axis=1)
+        candidates = np.take_along_axis(candidates, order, axis=1)
+        relevant = np.zeros(candidates.shape, dtype=bool)
+        relevant[rows, columns] = True
+        rows, columns = np.nonzero(np.take_along_axis(relevant, order, axis=1))
         if profiles is None:
             scores = np.asarray(model.score(batch, candidates), dtype=np.float32)
         else:

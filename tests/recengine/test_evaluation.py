@@ -146,3 +146,20 @@ def test_fold_in_users_are_scored_from_their_profile():
     # u0's profile {3} is excluded; remaining scores rise with the index: 4 ranks first
     result = evaluate(model, train, test, ks=(1,), fold_in=fold_in, metrics=("HR",))
     assert result.metrics["HR@1"] == 1.0
+
+
+def test_sampled_ties_do_not_favour_the_held_out_item():
+    """A model that scores everything 0 must not get a hit just because the positive
+    comes first in the candidate list: ties go to the lower item index, as in full
+    ranking, so a positive with a high index loses them."""
+    from recengine.sampling import Negatives
+
+    train = _part([0], [0])
+    test = _part([0, 1], [4, 1])
+    flat = FixedScores(np.zeros((2, 5)))
+    negatives = Negatives(users=[0, 1], items=[[1, 2], [3, 4]])
+    result = evaluate(flat, train, test, ks=(1,), negatives=negatives, metrics=("HR", "MRR", "AUC"))
+    # u0: positive 4 ties with 1 and 2 -> ranked last; u1: positive 1 ties with 3, 4 -> first
+    np.testing.assert_allclose(result.per_user["HR@1"], [0.0, 1.0])
+    np.testing.assert_allclose(result.per_user["MRR"], [1 / 3, 1.0])
+    np.testing.assert_allclose(result.per_user["AUC"], [0.5, 0.5])  # ties count half

@@ -37,7 +37,12 @@ class Artwork(models.Model):
 
     class Meta:
         ordering = ["-listed_at", "id"]
-        indexes = [models.Index(fields=["is_sold", "listed_at"])]
+        indexes = [
+            models.Index(fields=["is_sold", "listed_at"]),
+            # The curators' catalogue filters by these.
+            models.Index(fields=["medium"], name="catalogue_artwork_medium"),
+            models.Index(fields=["price"], name="catalogue_artwork_price"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.title} ({self.artist})"

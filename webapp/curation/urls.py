@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from webapp.curation import views
 
@@ -6,6 +6,18 @@ app_name = "curation"
 urlpatterns = [
     path("", views.collector_list, name="collector-list"),
     path("collectors/<int:pk>/", views.collector_detail, name="collector-detail"),
+    path("catalogue/", views.artwork_list, name="artwork-list"),
+    path("catalogue/<int:pk>/", views.artwork_detail, name="artwork-detail"),
+    # Only a known size and a sha256 digest reach the view; it checks both again.
+    re_path(
+        r"^thumbs/(?P<size>[0-9]{2,4})/(?P<checksum>[0-9a-f]{64})\.webp$",
+        views.thumbnail,
+        name="thumbnail",
+    ),
+    path("compare/", views.compare, name="compare"),
+    path("methods/", views.methods, name="methods"),
+    path("methods/export.<str:fmt>", views.methods_export, name="methods-export"),
+    path("visitor/", views.visitor, name="visitor"),
     path("jobs/", views.job_list, name="job-list"),
     path("jobs/train/", views.job_train, name="job-train"),
     path("jobs/new/<str:kind>/<str:method>/", views.job_new, name="job-new"),

@@ -1,4 +1,6 @@
 from django import template
+from django.urls import get_script_prefix, reverse
+from django.utils.html import format_html
 
 register = template.Library()
 
@@ -51,3 +53,123 @@ def curve(history: list, key: str, label: str, width: int = 320, height: int = 1
         "epochs": f"{x0}–{x1}",
         "pad": pad,
     }
+
+
+@register.filter
+def get_item(mapping: dict, key):
+    return (mapping or {}).get(key)
+
+
+_thumbnail_patterns: dict[str, str] = {}
+
+
+def _thumbnail_url_pattern() -> str:
+    """The thumbnail URL with {size} and {checksum} to fill in: reversed once per script
+    prefix rather than three times per card (a grid page has dozens of cards)."""
+    prefix = get_script_prefix()
+    pattern = _thumbnail_patterns.get(prefix)
+    if pattern is None:
+        marker = "f" * 64
+        url = reverse("curation:thumbnail", args=[999, marker])
+        head, tail = url.rsplit(f"/999/{marker}", 1)
+        pattern = head.replace("{", "{{").replace("}", "}}") + "/{size}/{checksum}" + tail
+        _thumbnail_patterns[prefix] = pattern
+    return pattern
+
+
+@register.simple_tag
+def thumb(artwork, sizes: str = "(max-width: 600px) 45vw, 160px", size: int = 160, eager=False):
+    """An <img> of the work from server-made WebP thumbnails in every size (srcset), with
+    alt text; the original file when the image has no checksum to name thumbnails by."""
+    from webapp.curation.services import THUMBNAIL_SIZES
+
+    alt = f"{artwork.title} by {artwork.artist.name}"
+    loading = "eager" if eager else "lazy"
+    if not artwork.image:
+        return format_html('<span class="noimage" role="img" aria-label="{}">No image</span>', alt)
+    checksum = artwork.image_checksum or ""
+    if len(checksum) != 64:
+        return format_html(
+            '<img src="{}" alt="{}" width="{}" height="{}" loading="{}">',
+            artwork.image.url,
+            alt,
+            size,
+            size,
+            loading,
+        )
+    pattern = _thumbnail_url_pattern()
+    urls = {s: pattern.format(size=s, checksum=checksum) for s in THUMBNAIL_SIZES}
+    fallback = min((s for s in THUMBNAIL_SIZES if s >= size), default=max(THUMBNAIL_SIZES))
+    return format_html(
+        '<img src="{}" srcset="{}" sizes="{}" alt="{}" width="{}" height="{}" loading="{}" '
+        'decoding="async">',
+        urls[fallback],
+        ", ".join(f"{urls[s]} {s}w" for s in THUMBNAIL_SIZES),
+        sizes,
+        alt,
+        size,
+        size,
+        loading,
+    )
+
+
+@register.inclusion_tag("curation/_bars.html")
+def bars(intervals: list, metric: str, width: int = 440):
+    """Horizontal bars (server-rendered SVG) of each job's mean with its 95% interval."""
+    row, left, right = 22, 150, 70
+    plot = width - left - right
+    top = max(
+        [i.high if i.high is not None else i.mean for i in intervals if i.mean == i.mean] or [1.0]
+    )
+    top = top if top > 0 else 1.0
+
+    def x(value):
+        return left + plot * max(0.0, min(value, top)) / top
+
+    bars = []
+    for n, interval in enumerate(intervals):
+        y = 8 + n * row
+        has_ci = interval.low is not None and interval.low == interval.low
+        bars.append(
+            {
+                "label": f"#{interval.job.pk} {interval.job.method}"[:22],
+                "y": y,
+                "text_y": y + 12,
+                "mid_y": y + 8,
+                "width": f"{x(interval.mean) - left:.1f}",
+                "value": f"{interval.mean:.4f}",
+                "value_x": f"{x(interval.high if has_ci else interval.mean) + 6:.1f}",
+                "ci": (
+                    {"x1": f"{x(interval.low):.1f}", "x2": f"{x(interval.high):.1f}"}
+                    if has_ci
+                    else None
+                ),
+                "title": (
+                    f"job #{interval.job.pk} {interval.job.method}: {interval.mean:.4f}"
+                    + (
+                        f", 95% CI {interval.low:.4f} to {interval.high:.4f}, "
+                        f"{interval.n} collectors"
+                        if has_ci
+                        else " (no per-collector values)"
+                    )
+                ),
+            }
+        )
+    return {
+        "metric": metric,
+        "bars": bars,
+        "width": width,
+        "height": 16 + row * len(bars),
+        "left": left,
+        "axis_x": left + plot,
+        "top": f"{top:.3g}",
+        "empty": not bars,
+    }
+
+
+@register.filter
+def pvalue(value):
+    """A p-value as people read it: 3 significant digits, tiny ones as < 0.0001."""
+    if value is None or value != value:
+        return "—"
+    return "< 0.0001" if value < 1e-4 else f"{value:.3g}"

@@ -1,7 +1,9 @@
 """Curator pages, one module per area. Views read through selectors and write through
 services, nothing more."""
 
+from webapp.curation.views.catalogue import artwork_detail, artwork_list, thumbnail
 from webapp.curation.views.collectors import collector_detail, collector_list
+from webapp.curation.views.compare import compare
 from webapp.curation.views.jobs import (
     job_action,
     job_detail,
@@ -10,14 +12,23 @@ from webapp.curation.views.jobs import (
     job_status,
     job_train,
 )
+from webapp.curation.views.methods import methods, methods_export
+from webapp.curation.views.visitor import visitor
 
 __all__ = [
+    "artwork_detail",
+    "artwork_list",
     "collector_detail",
     "collector_list",
+    "compare",
     "job_action",
     "job_detail",
     "job_list",
     "job_new",
     "job_status",
     "job_train",
+    "methods",
+    "methods_export",
+    "thumbnail",
+    "visitor",
 ]

@@ -1,27 +1,25 @@
 """The collectors: who they are, what they bought and liked, what they might like next."""
 
-from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
-from django.db.models import Count, Q
-from django.shortcuts import get_object_or_404, render
+from urllib.parse import urlencode
 
-from webapp.catalogue.models import Collector, Interaction
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+
+from webapp.catalogue.models import Collector
+from webapp.curation.selectors.collectors import collector_list_page, method_choose
+from webapp.curation.selectors.palettes import collector_profile
+from webapp.curation.selectors.recommenders import collector_recommendations_served
 from webapp.jobs.selectors import trained_methods
-from webapp.jobs.serving import collector_consumed, collector_recommendations
+from webapp.jobs.serving import collector_consumed
 
 RECOMMENDATIONS_SHOWN = 20
 
 
 @login_required
 def collector_list(request):
-    collectors = Collector.objects.annotate(
-        purchases=Count("interactions", filter=Q(interactions__kind=Interaction.Kind.PURCHASE)),
-        likes=Count("interactions", filter=Q(interactions__kind=Interaction.Kind.LIKE)),
-    ).order_by("external_id")
     query = request.GET.get("q", "").strip()
-    if query:
-        collectors = collectors.filter(Q(name__icontains=query) | Q(external_id__icontains=query))
-    page = Paginator(collectors, 50).get_page(request.GET.get("page"))
+    page = collector_list_page(query=query, page=request.GET.get("page"))
     return render(request, "curation/collector_list.html", {"page": page, "query": query})
 
 
@@ -29,22 +27,26 @@ def collector_list(request):
 def collector_detail(request, pk: int):
     collector = get_object_or_404(Collector, pk=pk)
     methods = trained_methods()
-    method = request.GET.get("method") or ("visrank" if "visrank" in methods else None)
-    if method not in methods:
-        method = methods[0] if methods else None
+    method = method_choose(requested=request.GET.get("method"), methods=methods)
+    consumed = list(collector_consumed(collector=collector))
     recommendations = (
-        collector_recommendations(collector=collector, method=method, k=RECOMMENDATIONS_SHOWN)
+        collector_recommendations_served(
+            collector=collector, method=method, consumed=consumed, k=RECOMMENDATIONS_SHOWN
+        )
         if method
         else None
     )
+    compare = [("collector", collector.pk)] + [("m", m) for m in methods[:3]]
     return render(
         request,
         "curation/collector_detail.html",
         {
             "collector": collector,
-            "consumed": collector_consumed(collector=collector),
+            "consumed": consumed,
+            "profile": collector_profile(consumed=consumed),
             "methods": methods,
             "method": method,
             "recommendations": recommendations,
+            "compare_url": f"{reverse('curation:compare')}?{urlencode(compare)}",
         },
     )

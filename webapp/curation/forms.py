@@ -1,0 +1,79 @@
+"""Forms that read the curator pages' query strings: all state lives in the URL, so any
+view can be bookmarked or shared, and a bad value is named instead of ignored."""
+
+from django import forms
+
+from webapp.curation.selectors.artworks import SORTS
+
+SORT_LABELS = {
+    "newest": "Newest listed",
+    "oldest": "Oldest listed",
+    "price": "Price, low to high",
+    "-price": "Price, high to low",
+    "title": "Title",
+}
+STATUS_CHOICES = [("", "Available or sold"), ("available", "Available"), ("sold", "Sold")]
+VISITOR_MIN_PICKS = 3
+VISITOR_MAX_PICKS = 10
+
+
+class CatalogueFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=200, label="Title or artist")
+    artist = forms.IntegerField(required=False, min_value=1)
+    medium = forms.CharField(required=False, max_length=100)
+    tag = forms.CharField(required=False, max_length=100, label="Style tag")
+    price_min = forms.DecimalField(
+        required=False, min_value=0, max_digits=12, decimal_places=2, label="Price from"
+    )
+    price_max = forms.DecimalField(
+        required=False, min_value=0, max_digits=12, decimal_places=2, label="Price to"
+    )
+    status = forms.ChoiceField(required=False, choices=STATUS_CHOICES, label="Availability")
+    listed_from = forms.DateField(required=False, label="Listed from")
+    listed_to = forms.DateField(required=False, label="Listed until")
+    sort = forms.ChoiceField(required=False, choices=[(k, SORT_LABELS[k]) for k in SORTS])
+
+    def clean(self):
+        data = super().clean()
+        low, high = data.get("price_min"), data.get("price_max")
+        if low is not None and high is not None and low > high:
+            self.add_error("price_max", "The upper price is below the lower one.")
+        first, last = data.get("listed_from"), data.get("listed_to")
+        if first and last and first > last:
+            self.add_error("listed_to", "This date is before the first one.")
+        return data
+
+    def filters(self) -> dict:
+        """The valid filters (an invalid field is left out and shown with its error)."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return {
+            name: data[name]
+            for name in self.fields
+            if data.get(name) not in (None, "") and name not in self.errors
+        }
+
+
+class PairedTestForm(forms.Form):
+    a = forms.IntegerField(min_value=1, label="Job A")
+    b = forms.IntegerField(min_value=1, label="Job B")
+    metric = forms.CharField(max_length=40)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("a") and data.get("a") == data.get("b"):
+            self.add_error("b", "Choose two different jobs.")
+        return data
+
+
+def parse_ids(values: list[str]) -> tuple[list[int], list[str]]:
+    """(distinct positive integers in order, the values that were not one)."""
+    ids, bad = [], []
+    for value in values:
+        value = value.strip()
+        if value.isdigit() and 0 < int(value) < 2**63:
+            if int(value) not in ids:
+                ids.append(int(value))
+        elif value:
+            bad.append(value)
+    return ids, bad

@@ -1,0 +1,205 @@
+"""Which recommenders a page may show, and their models ready to serve a profile.
+
+A choice is a method name (the job serving it) or ``job:<id>`` (any succeeded training
+job), so backbones or sampling strategies trained as separate jobs can be compared.
+"""
+
+import re
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from django.db.models import Max
+
+from webapp.catalogue.datasets import item_key
+from webapp.catalogue.models import Artwork
+from webapp.jobs.models import Artefact, TrainingJob
+from webapp.jobs.selectors import training_job_active
+from webapp.jobs.serving import (
+    RecommendationList,
+    _as_recommendations,
+    _cache_lock_for,
+    model_for_job,
+    model_with_new_artworks,
+    top_items,
+)
+
+_JOB_CHOICE = re.compile(r"job:(\d{1,12})")
+
+
+@dataclass(frozen=True)
+class RecommenderChoice:
+    value: str  # what goes in the URL: "visrank" or "job:42"
+    label: str
+    job: TrainingJob
+
+
+def finished_training_jobs():
+    """Succeeded training jobs that left a model to serve, newest first."""
+    return (
+        TrainingJob.objects.filter(
+            kind=TrainingJob.Kind.TRAIN,
+            status=TrainingJob.Status.SUCCEEDED,
+            artefacts__kind=Artefact.Kind.MODEL,
+        )
+        .select_related("feature_set")
+        .order_by("-finished_at", "-id")
+    )
+
+
+def job_params_label(job: TrainingJob) -> str:
+    """The hyperparameters that differ from the method's defaults, e.g. 'sampling=guided'."""
+    from webapp.jobs.methods import method_defaults
+
+    try:
+        defaults = method_defaults(kind=job.kind, method=job.method)
+    except (ValueError, KeyError):
+        defaults = {}
+    changed = {k: v for k, v in (job.params or {}).items() if defaults.get(k, object()) != v}
+    return ", ".join(f"{k}={v}" for k, v in sorted(changed.items())) or "defaults"
+
+
+def recommender_choices() -> list[RecommenderChoice]:
+    """Every served method by name, then every finished job by id."""
+    jobs = list(finished_training_jobs())
+    by_name = [
+        RecommenderChoice(job.method, f"{job.method} (serving, job #{job.pk})", job)
+        for job in sorted(jobs, key=lambda j: j.method)
+        if job.is_active
+    ]
+    by_job = [
+        RecommenderChoice(
+            f"job:{job.pk}", f"job #{job.pk}: {job.method} ({job_params_label(job)})", job
+        )
+        for job in jobs
+    ]
+    return by_name + by_job
+
+
+def recommender_resolve(choice: str) -> TrainingJob | None:
+    """The job behind a choice, or None when it names nothing servable."""
+    match = _JOB_CHOICE.fullmatch(choice or "")
+    if match:
+        return finished_training_jobs().filter(pk=int(match.group(1))).first()
+    return training_job_active(method=choice) if choice else None
+
+
+# --------------------------------------------------------------------------- serving
+@dataclass
+class ItemSpace:
+    """A model's item order as artwork ids: position by engine key, and the ids array."""
+
+    positions: dict[str, int]
+    artwork_ids: np.ndarray  # (n_items,) int64
+
+
+_spaces: dict[int, tuple[object, int, ItemSpace]] = {}
+_spaces_lock = threading.Lock()
+
+
+def item_space(model) -> ItemSpace:
+    """Cached per model object and catalogue length (a model grows when works are added)."""
+    n_items = len(model.item_ids)
+    with _spaces_lock:
+        cached = _spaces.get(id(model))
+    if cached is not None and cached[0] is model and cached[1] == n_items:
+        return cached[2]
+    keys = np.asarray(model.item_ids).tolist()
+    space = ItemSpace(
+        positions={key: i for i, key in enumerate(keys)},
+        artwork_ids=np.asarray([int(key) for key in keys], dtype=np.int64),
+    )
+    with _spaces_lock:  # the model is held too, so its id() is never reused meanwhile
+        _spaces[id(model)] = (model, n_items, space)
+    return space
+
+
+def served_model(job: TrainingJob):
+    """The job's model with the works listed since it was trained.
+
+    serving.model_with_new_artworks asks the database for every work the model lacks on
+    each call (a NOT IN over the whole catalogue, ~100 ms at 10,000 works); ids only grow,
+    so when the model already knows the newest work with an image it lacks none, and one
+    indexed MAX() says so.
+    """
+    model = model_for_job(job)
+    newest = Artwork.objects.exclude(image="").aggregate(newest=Max("id"))["newest"]
+    if newest is None or item_key(newest) in item_space(model).positions:
+        return model
+    with _cache_lock_for(job):
+        return model_with_new_artworks(job)
+
+
+def unsold_artwork_ids() -> np.ndarray:
+    return np.asarray(
+        Artwork.objects.filter(is_sold=False).values_list("id", flat=True), dtype=np.int64
+    )
+
+
+def positions_of(space: ItemSpace, artwork_ids) -> np.ndarray:
+    """Item positions of the artworks the model knows, in the given order, no repeats."""
+    found = (space.positions.get(item_key(pk)) for pk in artwork_ids)
+    return np.asarray(list(dict.fromkeys(p for p in found if p is not None)), dtype=np.int64)
+
+
+def profile_recommendations(
+    *,
+    job: TrainingJob,
+    model,
+    profile_ids: list[int],
+    exclude_ids: list[int],
+    allowed_ids: np.ndarray,
+    k: int,
+    user_index: int = -1,
+) -> RecommendationList:
+    """Top-k for a profile of artwork ids through the site's own serving path (faiss
+    index or the model's recommend_profiles), with explanations where the model has them.
+
+    user_index -1 asks with the profile alone; a training-user index lets models that
+    only know their users by a learned vector answer (that vector saw every purchase).
+    """
+    space = item_space(model)
+    profile = positions_of(space, profile_ids)
+    exclude = positions_of(space, exclude_ids)
+    allowed = np.isin(space.artwork_ids, allowed_ids)
+    items, scores, served_by = top_items(
+        job=job,
+        model=model,
+        profile=profile,
+        exclude=exclude,
+        allowed=allowed,
+        user_index=user_index,
+        k=k,
+    )
+    return _as_recommendations(job, model, profile, items, scores, served_by)
+
+
+def collector_recommendations_served(
+    *, collector, method: str, consumed: list, k: int = 20
+) -> RecommendationList | None:
+    """serving.collector_recommendations, the same profile, exclusions and scoring path,
+    with the model taken through served_model (no catalogue-wide scan per request).
+
+    consumed: the collector's purchases and likes, oldest first (collector_consumed).
+    """
+    from webapp.catalogue.datasets import user_key
+    from webapp.catalogue.models import Interaction
+
+    job = training_job_active(method=method)
+    if job is None:
+        return None
+    model = served_model(job)
+    owned = list(
+        Interaction.objects.filter(collector=collector)
+        .exclude(kind=Interaction.Kind.VIEW)
+        .values_list("artwork_id", flat=True)
+    )
+    return profile_recommendations(
+        job=job,
+        model=model,
+        profile_ids=[i.artwork_id for i in consumed],
+        exclude_ids=owned,
+        allowed_ids=unsold_artwork_ids(),
+        k=k,
+        user_index=int(model.user_index([user_key(collector.pk)])[0]),
+    )
