@@ -45,15 +45,14 @@ def start_reaper(sender=None, **kwargs) -> None:
     and every REAPER_INTERVAL_S after, in a daemon thread of the main process."""
 
     def loop() -> None:
-        from django.db import close_old_connections, transaction
+        from django.db import close_old_connections
 
         from webapp.jobs.reaping import jobs_reap
 
         while True:
             close_old_connections()
             try:
-                with transaction.atomic():
-                    jobs_reap()
+                jobs_reap()
             except Exception:  # the database may be briefly away; try again later
                 logger.exception("reaper failed")
             time.sleep(REAPER_INTERVAL_S)

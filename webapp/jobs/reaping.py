@@ -17,7 +17,11 @@ logger = logging.getLogger(__name__)
 
 
 def jobs_reap() -> dict[str, list[int]]:
-    """Requeue or fail running jobs with a stale heartbeat; returns the ids of each."""
+    """Requeue or fail running jobs with a stale heartbeat; returns the ids of each.
+
+    Each change is one conditional UPDATE (still running, same heartbeat), so two reapers
+    never act twice on a job; outside a transaction the requeued job is sent at once.
+    """
     from webapp.jobs.services import training_job_enqueue
 
     cutoff = timezone.now() - timezone.timedelta(seconds=settings.VITRINE_STALE_AFTER_S)

@@ -35,8 +35,9 @@ ACTIONS = {
 def job_list(request):
     from webapp.jobs.reaping import jobs_reap
 
-    with transaction.atomic():
-        jobs_reap()  # a page view is a cheap moment to notice a lost worker
+    # A page view is a cheap moment to notice a lost worker; outside a transaction, so a
+    # quiet reap takes no write lock.
+    jobs_reap()
     page = Paginator(training_job_list(), 30).get_page(request.GET.get("page"))
     methods = [(m, method_description(m)) for m in trainable_models()]
     return render(

@@ -1,7 +1,6 @@
 """`manage.py reap_jobs`: requeue (or fail) running jobs whose worker stopped beating."""
 
 from django.core.management.base import BaseCommand
-from django.db import transaction
 
 from webapp.jobs.reaping import jobs_reap
 
@@ -10,6 +9,5 @@ class Command(BaseCommand):
     help = "Requeue running jobs whose worker is gone; fail those out of attempts."
 
     def handle(self, *args, **options):
-        with transaction.atomic():
-            outcome = jobs_reap()
+        outcome = jobs_reap()
         self.stdout.write(f"requeued {outcome['requeued']}, failed {outcome['failed']}")
