@@ -25,6 +25,14 @@ def train(*methods):
         assert training_job_run(job_id=job.pk) == "succeeded"
 
 
+def load_lazy_images(page):
+    """Load the lazy thumbnails below the fold too, before a full-page screenshot."""
+    page.evaluate(
+        "document.querySelectorAll('img[loading=lazy]').forEach(i => i.loading = 'eager')"
+    )
+    page.wait_for_function("[...document.images].every(i => i.complete)")
+
+
 def every_image_has_alt_text(page):
     assert page.locator("img").count() > 0
     assert page.locator("img:not([alt]), img[alt='']").count() == 0
@@ -44,10 +52,8 @@ def test_curator_browses_compares_and_serves_a_new_visitor(
     page.wait_for_selector("[data-testid=catalogue] figure")
     assert page.locator("[data-testid=catalogue] figure").count() == 24
     every_image_has_alt_text(page)
-    page.wait_for_function(
-        "[...document.querySelectorAll('[data-testid=catalogue] img')].slice(0, 6)"
-        ".every(i => i.complete && i.naturalWidth > 0)"
-    )  # server-made thumbnails arrived
+    load_lazy_images(page)  # every server-made thumbnail arrived and decoded
+    assert page.evaluate("[...document.images].every(i => i.naturalWidth > 0)")
     screenshot("catalogue")
 
     medium = Artwork.objects.exclude(medium="").values_list("medium", flat=True).first()
@@ -59,6 +65,7 @@ def test_curator_browses_compares_and_serves_a_new_visitor(
     expected = Artwork.objects.filter(medium=medium, is_sold=False).count()
     assert page.locator("[data-testid=catalogue] figure").count() == min(24, expected)
     assert page.locator("[data-testid=catalogue] .badge.sold").count() == 0
+    load_lazy_images(page)
     screenshot("catalogue-filtered")
 
     work = Artwork.objects.select_related("artist").order_by("pk").first()
@@ -71,6 +78,7 @@ def test_curator_browses_compares_and_serves_a_new_visitor(
     assert work.title in page.locator("h1").inner_text()
     assert page.locator("[data-testid=neighbours] figure").count() == 12
     every_image_has_alt_text(page)
+    load_lazy_images(page)
     screenshot("work")
 
     bought = Artwork.objects.filter(interactions__kind="purchase").first()
@@ -78,6 +86,7 @@ def test_curator_browses_compares_and_serves_a_new_visitor(
     page.click("[data-testid=collected-by] a >> nth=0")
     page.wait_for_selector("[data-testid=recommendations] figure")
     assert page.locator("[data-testid=palette] li").count() >= 1
+    load_lazy_images(page)
     screenshot("collector-profile")
 
     page.click("text=Compare methods for this collector")
@@ -86,19 +95,21 @@ def test_curator_browses_compares_and_serves_a_new_visitor(
     assert "m=popularity" in page.url and "m=visrank" in page.url
     assert page.locator("[data-testid=held-out]").is_visible()
     assert page.locator("[data-testid=diversity]").count() == 3
+    load_lazy_images(page)
     screenshot("compare")
 
     page.click("nav[aria-label=Main] >> text=New visitor")
-    page.click("button:text-is('Recommend')")
+    page.click("button:text-is('Recommend') >> nth=0")
     assert "Pick at least 3 works" in page.locator("[data-testid=visitor-errors]").inner_text()
     for n in range(4):  # the labels (image and title) tick the boxes, no script needed
         page.locator(".picks label").nth(n).click()
-    page.click("button:text-is('Recommend')")
+    page.click("button:text-is('Recommend') >> nth=0")
     page.wait_for_selector("[data-testid=visitor-results]")
     assert page.locator("[data-testid=visitor-visrank] li").count() > 0
     assert "because you liked" in page.locator("[data-testid=visitor-visrank]").inner_text()
     assert "not been trained" in page.locator("[data-testid=visitor-curatornet]").inner_text()
     assert len(re.findall(r"pick=\d+", page.url)) == 4
+    load_lazy_images(page)
     screenshot("visitor-results")
 
     page.click("nav[aria-label=Main] >> text=Methods")
@@ -112,7 +123,9 @@ def test_curator_browses_compares_and_serves_a_new_visitor(
     screenshot("methods")
 
 
-def test_a_curator_cannot_reach_staff_actions(page, live_server, small_gallery, curator, screenshot):
+def test_a_curator_cannot_reach_staff_actions(
+    page, live_server, small_gallery, curator, screenshot
+):
     log_in(page, live_server, "curator", "pw-curator-1")
     page.click("nav[aria-label=Main] >> text=Jobs")
     assert page.locator("text=Train all default methods").count() == 0

@@ -149,3 +149,9 @@ def test_price_filter_accepts_decimals(curator_client, small_gallery):
     works = listed(curator_client, price_min="0.50", price_max="99999.99")
     assert len(works) == 24
     assert Decimal("0.50") <= min(w.price for w in works)
+
+
+def test_applied_filters_are_named_in_words(curator_client, small_gallery):
+    work = Artwork.objects.select_related("artist").first()
+    html = curator_client.get(LIST, {"artist": work.artist_id, "status": "sold"}).content.decode()
+    assert f"Artist: {work.artist.name}</span>" in html and "Availability: sold</span>" in html

@@ -9,18 +9,19 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
-from django.db.models import Max
 
 from webapp.catalogue.datasets import item_key
 from webapp.catalogue.models import Artwork
 from webapp.jobs.models import Artefact, TrainingJob
 from webapp.jobs.selectors import training_job_active
+
+# Serving's own pieces, so these pages explain and lock exactly as the collector page
+# does rather than keeping a copy that could drift.
 from webapp.jobs.serving import (
     RecommendationList,
-    _as_recommendations,
-    _cache_lock_for,
-    model_for_job,
+    job_lock,
     model_with_new_artworks,
+    recommendations_from_items,
     top_items,
 )
 
@@ -115,18 +116,8 @@ def item_space(model) -> ItemSpace:
 
 
 def served_model(job: TrainingJob):
-    """The job's model with the works listed since it was trained.
-
-    serving.model_with_new_artworks asks the database for every work the model lacks on
-    each call (a NOT IN over the whole catalogue, ~100 ms at 10,000 works); ids only grow,
-    so when the model already knows the newest work with an image it lacks none, and one
-    indexed MAX() says so.
-    """
-    model = model_for_job(job)
-    newest = Artwork.objects.exclude(image="").aggregate(newest=Max("id"))["newest"]
-    if newest is None or item_key(newest) in item_space(model).positions:
-        return model
-    with _cache_lock_for(job):
+    """The job's model with the works listed since it was trained (see serving)."""
+    with job_lock(job):
         return model_with_new_artworks(job)
 
 
@@ -171,7 +162,7 @@ def profile_recommendations(
         user_index=user_index,
         k=k,
     )
-    return _as_recommendations(job, model, profile, items, scores, served_by)
+    return recommendations_from_items(job, model, profile, items, scores, served_by)
 
 
 def collector_recommendations_served(

@@ -33,10 +33,20 @@ def artwork_list(request):
             "form": form,
             "filters": filters,
             "facets": facets,
-            "artist_name": dict(facets.artists).get(filters.get("artist")),
+            "chips": _filter_chips(form, filters, facets),
             "page": page,
         },
     )
+
+
+def _filter_chips(form, filters: dict, facets) -> list[tuple[str, str]]:
+    """(label, value) of each applied filter, in words, for the line above the grid."""
+    names = {"artist": dict(facets.artists).get(filters.get("artist"))}
+    return [
+        (form.fields[name].label or name.title(), names.get(name) or str(value))
+        for name, value in filters.items()
+        if name != "sort"
+    ]
 
 
 @login_required
