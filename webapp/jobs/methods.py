@@ -8,7 +8,7 @@ from webapp.jobs.models import TrainingJob
 
 # Trained by `make demo` and the "train defaults" button. The oracle joins only when the
 # data has hidden tastes (the demo gallery), as the upper line to compare against.
-DEFAULT_METHODS = ("popularity", "visrank", "random")
+DEFAULT_METHODS = ("popularity", "visrank", "curatornet", "random")
 ORACLE = "oracle"
 DEFAULT_EXTRACTOR = "handcrafted"
 
