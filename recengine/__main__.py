@@ -35,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--metrics", help=f"comma-separated subset of {', '.join(METRICS)}")
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--grid", action="store_true", help="tune each model's grid on validation")
+    bench.add_argument(
+        "--no-validation",
+        action="store_true",
+        help="fit once on all of train with the given settings: no tuning, no early stopping",
+    )
     bench.add_argument("--select", help="validation metric for --grid (default NDCG@first k)")
     bench.add_argument("--params", help='fixed hyperparameters, JSON: {"ease": {"l2": 300}}')
     bench.add_argument("--out", help="write the results as JSON here")

@@ -264,6 +264,7 @@ def run_model(
     use_grid: bool,
     select: str,
     quiet: bool = False,
+    validate: bool = True,
 ) -> tuple[dict[str, Any], EvaluationResult]:
     """Tune (optionally), fit and evaluate one model; returns its JSON row and result."""
     missing = [
@@ -276,7 +277,9 @@ def run_model(
     points = grid_points(name, fixed, use_grid)
     tried = []
     best = None
-    if len(points) > 1 or (gradient and setup.valid_carved):
+    if not validate:
+        points = points[:1]  # fixed settings, fitted once on all of train
+    if validate and (len(points) > 1 or (gradient and setup.valid_carved)):
         for n, params in enumerate(points, start=1):
             model, seconds = _fit(
                 name, params, setup.tune_train, setup.tune_valid, f"{name} tune {n}", quiet
@@ -300,7 +303,7 @@ def run_model(
                 best = (value, params, getattr(model, "best_epoch_", None))
             del model
     chosen = dict(best[1]) if best else dict(points[0])
-    final_valid = None if setup.valid_carved else setup.tune_valid
+    final_valid = None if setup.valid_carved or not validate else setup.tune_valid
     if gradient and setup.valid_carved and best is not None and best[2]:
         chosen["epochs"] = int(best[2])  # the epoch count validation chose
     with PeakMemory() as fit_memory:
@@ -390,6 +393,7 @@ def run(args, data: BenchmarkData | None = None) -> dict[str, Any]:
             ks=ks,
             metrics=metrics,
             use_grid=args.grid,
+            validate=not getattr(args, "no_validation", False),
             select=select,
             quiet=args.quiet,
         )

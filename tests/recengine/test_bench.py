@@ -312,3 +312,27 @@ def test_sequential_models_read_train_and_validation_at_test_time(tmp_path, monk
     report = json.loads(out.read_text())
     assert report["split"] == "temporal-loo" and report["models"][0]["test_users"] == 12
     assert seen and set(seen) == {5}  # six events: train four + the validation one
+
+
+def test_no_validation_fits_once_with_the_given_epochs(benchmark_dir, tmp_path):
+    out = tmp_path / "once.json"
+    assert (
+        main(
+            [
+                "bench",
+                "--data",
+                str(benchmark_dir),
+                "--models",
+                "bpr",
+                "--no-validation",
+                "--params",
+                '{"bpr": {"epochs": 3}}',
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    row = json.loads(out.read_text())["models"][0]
+    assert "tuning" not in row and row["epochs_run"] == 3 and row["best_epoch"] == 3
