@@ -23,7 +23,7 @@ def test_pool_profiles_mean_and_max_with_an_empty_profile():
 def test_curatornet_learns_styles_and_serves_new_collectors(sampling):
     data = gallery()
     model = create_model(
-        "curatornet", sampling=sampling, epochs=15, batch_size=32, lr=3e-3, clusters=4
+        "curatornet", sampling=sampling, epochs=15, batch_size=32, lr=1e-3, clusters=4
     ).fit(data)
     assert own_style_share(model, np.arange(40)) >= 0.9
     # a new collector who picked three blue works gets blue works, without retraining
