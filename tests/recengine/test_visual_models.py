@@ -86,11 +86,16 @@ def test_dvbpr_learns_from_pixels_and_embeds_new_images(tmp_path):
     model.fit(data)
     assert (tmp_path / "dvbpr.pt").exists()
     assert own_style_share(model, np.arange(40)) >= 0.8
-    new = tmp_path / "new.png"
-    Image.fromarray(np.full((16, 16, 3), COLOURS[1], dtype=np.uint8)).save(new)
-    model.add_items(["new-blue"], images=[str(new)])
-    scores = model.score(np.array([0, 1]))
-    assert scores[1, -1] > scores[0, -1]  # the blue lover likes the new blue work more
+    # two new works painted like the catalogue (a flat colour would be unlike any of them)
+    rng = np.random.default_rng(99)
+    paths = []
+    for style in (0, 1):
+        pixels = COLOURS[style] + rng.integers(-30, 30, size=(16, 16, 3))
+        paths.append(tmp_path / f"new-{style}.png")
+        Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(paths[-1])
+    model.add_items(["new-red", "new-blue"], images=[str(p) for p in paths])
+    scores = model.score(np.array([0, 1]))  # user 0 buys red, user 1 blue
+    assert scores[0, -2] > scores[0, -1] and scores[1, -1] > scores[1, -2]
 
 
 def test_fine_tuning_trains_only_the_last_stage(tmp_path):
