@@ -7,6 +7,7 @@ timm backbone whose trainable part is chosen (nothing, the last stage, or all).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,6 +17,8 @@ from torch import nn
 
 from .backbones import create_backbone, data_config, resolve_weights, set_trainable
 from .base import open_rgb
+
+logger = logging.getLogger(__name__)
 
 
 class ImageBank:
@@ -31,11 +34,13 @@ class ImageBank:
         self.std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
         self.pixels = torch.full((len(paths), 3, image_size, image_size), 128, dtype=torch.uint8)
         self.missing = 0
+        self._loaded = np.zeros(len(paths), dtype=bool)
         for index, path in enumerate(paths):
             image = self._load(path)
             if image is None:
                 self.missing += 1
                 continue
+            self._loaded[index] = True
             self.pixels[index] = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)
 
     def _load(self, path) -> Image.Image | None:
@@ -54,10 +59,32 @@ class ImageBank:
         left, top = (resized.width - size) // 2, (resized.height - size) // 2
         return resized.crop((left, top, left + size, top + size))
 
+    @classmethod
+    def for_training(cls, paths, item_ids, image_size: int, mean, std) -> ImageBank:
+        """The bank a pixel-trained model learns from: no images at all is an error (it
+        would learn from grey squares); a few missing ones are named in the log."""
+        if paths is None:
+            raise ValueError("this model learns from the works' images, and none were given")
+        bank = cls(paths, image_size, mean, std)
+        missing = [item_ids[i] for i in range(len(paths)) if not bank._loaded[i]]
+        if len(missing) == len(paths):
+            raise ValueError(
+                f"this model learns from the works' images, and none of the {len(paths)} "
+                f"works has a readable one (first: {', '.join(map(str, missing[:3]))}); "
+                "import the images or choose a method that uses features"
+            )
+        if missing:
+            logger.warning(
+                "%d of %d works have no readable image and are seen as grey: %s",
+                len(missing), len(paths), ", ".join(map(str, missing[:5])),
+            )
+        return bank
+
     def extend(self, paths: Sequence[str]) -> None:
         more = ImageBank(paths, self.image_size, self.mean.flatten(), self.std.flatten())
         self.pixels = torch.cat([self.pixels, more.pixels])
         self.missing += more.missing
+        self._loaded = np.concatenate([self._loaded, more._loaded])
 
     def batch(self, items: torch.Tensor, device: torch.device) -> torch.Tensor:
         """(len(items), 3, s, s) float32, normalised with the backbone's mean and std."""

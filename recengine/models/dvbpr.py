@@ -72,7 +72,9 @@ class DVBPR(GradientRecommender):
         h = self.hyperparameters
         self.tower_ = ImageTower(h["backbone"], h["weights"], h["trainable"], seed=h["seed"])
         config = self.tower_.config(h["image_size"])
-        self.bank_ = ImageBank(train.item_images, h["image_size"], config["mean"], config["std"])
+        self.bank_ = ImageBank.for_training(
+            train.item_images, train.item_ids, h["image_size"], config["mean"], config["std"]
+        )
         self.triplets_ = UniformTriplets(train.matrix())
         return {
             "n_users": train.n_users,

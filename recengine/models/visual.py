@@ -56,8 +56,8 @@ class VisualRecommender(GradientRecommender):
 
             self.tower_ = ImageTower(h["backbone"], h["weights"], "last", seed=h["seed"])
             config = self.tower_.config(h["image_size"])
-            self.bank_ = ImageBank(
-                train.item_images, h["image_size"], config["mean"], config["std"]
+            self.bank_ = ImageBank.for_training(
+                train.item_images, train.item_ids, h["image_size"], config["mean"], config["std"]
             )
             # The untrained tower's features: what guided sampling clusters on.
             self.features_ = self._tower_features(range(train.n_items), self.bank_, self.tower_)

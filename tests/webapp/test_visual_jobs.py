@@ -121,7 +121,7 @@ def test_dvbpr_trains_on_the_gallery_images(small_gallery):
     assert kinds == {"model", "embeddings", "index", "checkpoint", "evaluation"}
 
 
-def test_an_import_of_interactions_and_embeddings_only_trains_curatornet(tmp_path):
+def test_an_import_of_interactions_and_embeddings_only_trains_the_feature_models(tmp_path):
     from webapp.catalogue.importing import gallery_import
 
     rng = np.random.default_rng(0)
@@ -140,10 +140,17 @@ def test_an_import_of_interactions_and_embeddings_only_trains_curatornet(tmp_pat
     )
     assert report.artworks.created == 22 and report.feature_set == ("imported", 22, 2, True)
     assert Artwork.objects.get(external_id="w3").artist.name == "Unknown artist"
-    job = run("curatornet", features="imported", epochs=3)
-    assert job.feature_set.name == "imported" and 0 <= job.metrics["AUC"] <= 1
     collector = Collector.objects.get(external_id="c0")
-    assert collector_recommendations(collector=collector, method="curatornet", k=5).items
+    for method, params in (("curatornet", {"epochs": 3}), ("vbpr", {"epochs": 3}), ("visrank", {})):
+        job = run(method, features="imported", **params)
+        assert job.feature_set.name == "imported" and 0 <= job.metrics["AUC"] <= 1
+        assert collector_recommendations(collector=collector, method=method, k=5).items
+    # DVBPR learns from pixels, which an embeddings-only import does not have: it says so
+    job = training_job_create(method="dvbpr", params={"backbone": "test_resnet", "epochs": 1})
+    training_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == TrainingJob.Status.FAILED
+    assert "none of the 22 works has a readable" in job.error, job.error
 
 
 def test_bench_gallery_runs_the_engine_benchmark_on_the_catalogue(small_gallery, tmp_path):
