@@ -104,7 +104,14 @@ def create_backbone(name: str, weights: Weights, num_classes: int = 0):
             kwargs["pretrained_cfg_overlay"] = {"file": weights.file}
         else:
             kwargs["pretrained"] = weights.kind == "hub"
-        return timm.create_model(name, **kwargs)
+        try:  # vision transformers then take any image size (positions are interpolated)
+            return timm.create_model(name, dynamic_img_size=True, **kwargs)
+        except TypeError as error:
+            if "dynamic_img_size" not in str(error):
+                raise
+            if weights.kind == "random":
+                torch.manual_seed(weights.seed)
+            return timm.create_model(name, **kwargs)
     return _torchvision_backbone(name, weights)
 
 

@@ -148,3 +148,13 @@ def test_projection_l2_and_pca_are_reusable_for_new_items():
     again = FeatureProjection.from_arrays(True, projection.arrays())
     np.testing.assert_allclose(again.transform(features[:4]), reduced[:4], rtol=1e-5, atol=1e-6)
     assert FeatureProjection().fit_transform(features).shape == (50, 10)
+
+
+def test_a_vision_transformer_takes_a_smaller_image_size():
+    # ViTs are built for 224 px; the catalogue is often extracted smaller, to save time
+    extractor = create_extractor("test_vit", image_size=64, num_workers=0)
+    features = extractor.extract(_images(3, size=80))
+    assert features.shape == (3, extractor.dim) and np.isfinite(features).all()
+    random_init = resolve_weights(None, seed=1)
+    a, b = create_backbone("test_vit", random_init), create_backbone("test_vit", random_init)
+    torch.testing.assert_close(a.state_dict()["cls_token"], b.state_dict()["cls_token"])

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Every command behind docs/benchmarks.md, by section: `bash docs/benchmarks.sh citeulike`.
+# Each writes JSON under docs/results/; `python -m recengine report docs/results/X.json`
+# prints the table again. Sections run one at a time: they time themselves.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${VITRINE_DATA:-../shared/data}
+OUT=docs/results
+R="uv run --frozen python -m recengine"
+M="uv run --frozen python manage.py"
+
+citeulike() {
+  $R bench --data $DATA/citeulike-a --protocol sampled --k 10 --quiet \
+    --models random,popularity,mf --out $OUT/citeulike-simple.json
+  $R bench --data $DATA/citeulike-a --protocol sampled --k 10 --quiet --grid \
+    --models itemknn,userknn,wmf,ease --per-user $OUT/citeulike-baselines-users.npz \
+    --out $OUT/citeulike-baselines.json
+  $R bench --data $DATA/citeulike-a --protocol sampled --k 10 --quiet --grid \
+    --models bpr --out $OUT/citeulike-bpr.json
+  $R bench --data $DATA/citeulike-a --protocol sampled --k 10 --quiet --grid \
+    --models slim --out $OUT/citeulike-slim.json
+}
+
+# "Are we really making progress": NeuMF against the tuned BPR-MF and EASE, one run, paired.
+citeulike_neumf() {
+  $R bench --data $DATA/citeulike-a --protocol sampled --k 10 --quiet \
+    --models neumf,bpr,bpr@hinge,ease \
+    --params '{"bpr": {"factors": 256, "lr": 0.003, "reg": 0.003},
+               "bpr@hinge": {"factors": 256, "lr": 0.003, "reg": 0.003, "loss": "hinge"},
+               "ease": {"l2": 300}}' \
+    --per-user $OUT/citeulike-neumf-users.npz --out $OUT/citeulike-neumf.json
+}
+
+ease_speed() {
+  $R bench-ease --data $DATA/citeulike-a --l2 300 --repeat 3 --out $OUT/ease-speed.json
+}
+
+beauty() {
+  $R bench --data $DATA/beauty --split temporal-loo --protocol sampled --sampled 99 \
+    --k 1,5,10 --quiet --models popularity,bpr,gru4rec,caser,sasrec \
+    --per-user $OUT/beauty-sequential-users.npz --out $OUT/beauty-sequential.json
+}
+
+gowalla() {
+  $R bench --data $DATA/gowalla --protocol full --k 20 --select Recall@20 --quiet \
+    --models popularity,random,mf --out $OUT/gowalla-simple.json
+  $R bench --data $DATA/gowalla --protocol full --k 20 --select Recall@20 --quiet --grid \
+    --models itemknn,userknn --out $OUT/gowalla-knn.json
+  $R bench --data $DATA/gowalla --protocol full --k 20 --select Recall@20 --quiet --grid \
+    --models wmf --out $OUT/gowalla-wmf.json
+  $R bench --data $DATA/gowalla --protocol full --k 20 --select Recall@20 --quiet --grid \
+    --models ease --out $OUT/gowalla-ease.json
+  $R bench --data $DATA/gowalla --protocol full --k 20 --select Recall@20 --quiet \
+    --models bpr,slim --out $OUT/gowalla-bpr-slim.json
+}
+
+# Mult-VAE, EASE and LightGCN side by side. LightGCN's paper trains 1000 epochs (a GPU run);
+# EPOCHS bounds it on a CPU and the JSON records what it got.
+gowalla_deep() {
+  $R bench --data $DATA/gowalla --protocol full --k 20 --select Recall@20 --quiet \
+    --models multvae,ease,lightgcn \
+    --params "{\"ease\": {\"l2\": 100}, \"lightgcn\": {\"epochs\": ${EPOCHS:-1000},
+               \"batch_size\": 16384, \"lr\": 0.005, \"eval_every\": 5}}" \
+    --out $OUT/gowalla-deep.json
+}
+
+# The demo gallery (600 works, seed 0) in its own folder, so the site's data is untouched.
+gallery() {
+  export VITRINE_VAR_DIR=${VITRINE_VAR_DIR:-var/bench-gallery}
+  $M migrate -v0
+  $M make_demo_gallery --if-empty --seed 0
+  $M bench_gallery --split cold-items --protocol full --k 20 --quiet \
+    --models random,popularity,visrank,vbpr,curatornet,dvbpr,oracle \
+    --params '{"dvbpr": {"image_size": 48, "epochs": 4}}' \
+    --out $OUT/gallery-cold.json
+  $M bench_gallery --split temporal-loo --protocol full --k 20 --quiet \
+    --models random,popularity,bpr,ease,visrank,vbpr,curatornet,oracle \
+    --out $OUT/gallery-temporal.json
+  $M bench_gallery --protocol one-of-a-kind --k 20 --quiet \
+    --models curatornet@uniform,curatornet@guided,oracle \
+    --params '{"curatornet@uniform": {"sampling": "uniform"},
+               "curatornet@guided": {"sampling": "guided"}}' \
+    --per-user $OUT/gallery-sampling-users.npz --out $OUT/gallery-sampling.json
+  for features in handcrafted colour lbp attractiveness resnet18 resnet50 vgg19 \
+      efficientnet_b0 convnext_tiny inception_v3 vit_small_patch16_224; do
+    $M bench_gallery --protocol profile-cut --k 20 --quiet --models visrank \
+      --features "$features" --features-image-size 96 --metrics Recall,Precision,MRR,NDCG \
+      --out "$OUT/gallery-backbone-$features.json" || echo "backbone $features failed"
+  done
+}
+
+speed() {
+  $R bench-extract --backbone resnet50 --image-size 224 --batch-size 32 --images 256 \
+    --out $OUT/extract-speed.json
+  $R bench-serving --sizes 10000,100000,1000000 --out $OUT/serving.json
+}
+
+site() {
+  $M bench_pages --out $OUT/pages.json
+  $M bench_dispatch --out $OUT/dispatch.json
+}
+
+for section in "${@:-citeulike}"; do "$section"; done
