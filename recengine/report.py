@@ -13,7 +13,9 @@ def _value(value) -> str:
 def markdown(report: dict, metrics: list[str] | None = None) -> str:
     rows = report["models"]
     keys = metrics or list(dict.fromkeys(k for r in rows for k in r.get("metrics", {})))
-    header = ["model", *keys, "fit s", "eval s", "peak MB", "hyperparameters"]
+    epochs = any(row.get("epoch_seconds") for row in rows)
+    timing = ["fit s", "s/epoch (best)"] if epochs else ["fit s"]
+    header = ["model", *keys, *timing, "eval s", "peak MB", "hyperparameters"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         if "error" in row:
@@ -25,7 +27,11 @@ def markdown(report: dict, metrics: list[str] | None = None) -> str:
             if k not in ("device", "amp", "valid_users", "seed", "eval_every")
         }
         cells = [row["model"], *(_value(row["metrics"].get(k, "—")) for k in keys)]
-        cells += [f"{row['fit_seconds']:.1f}", f"{row['eval_seconds']:.1f}"]
+        cells.append(f"{row['fit_seconds']:.1f}")
+        if epochs:
+            seconds, best = row.get("epoch_seconds"), row.get("best_epoch")
+            cells.append(f"{seconds:.1f} ({best})" if seconds else "")
+        cells.append(f"{row['eval_seconds']:.1f}")
         cells += [f"{row['peak_memory_mb']:.0f}", "`" + json.dumps(params) + "`"]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")

@@ -76,7 +76,9 @@ class ImageBank:
         if missing:
             logger.warning(
                 "%d of %d works have no readable image and are seen as grey: %s",
-                len(missing), len(paths), ", ".join(map(str, missing[:5])),
+                len(missing),
+                len(paths),
+                ", ".join(map(str, missing[:5])),
             )
         return bank
 
