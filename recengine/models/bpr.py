@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from ..data import Interactions
 from ..triplets import UniformTriplets
 from .factorisation import FactorModule, factor_embeddings
-from .gradient import Batches, GradientRecommender, with_training_defaults
+from .gradient import Batches, GradientRecommender, batch_size_for, with_training_defaults
 from .registry import register_model
 
 LOSSES = ("bpr", "hinge")
@@ -51,7 +51,7 @@ class BPR(GradientRecommender):
         )
 
     def _batches(self, epoch: int) -> Batches:
-        size = int(self.hyperparameters["batch_size"])
+        size = batch_size_for(self.hyperparameters["batch_size"], len(self.triplets_.users))
         return Batches(
             lambda: self.triplets_.epoch(self.rng_, size),
             self.triplets_.n_batches(size),

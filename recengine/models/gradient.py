@@ -191,6 +191,17 @@ class GradientRecommender(Recommender):
         self.module_ = module.to(self.device_).eval()
 
 
+MIN_STEPS_PER_EPOCH = 20
+
+
+def batch_size_for(requested: int, rows: int) -> int:
+    """The batch size an epoch over ``rows`` examples uses: the requested one, shrunk so an
+    epoch takes at least MIN_STEPS_PER_EPOCH steps. Batch sizes tuned for a million
+    interactions would make an epoch of a small gallery one step, and fifty epochs fifty
+    steps: far too few to learn anything. Large datasets keep the requested size."""
+    return max(1, min(int(requested), -(-int(rows) // MIN_STEPS_PER_EPOCH)))
+
+
 class Batches:
     """An epoch's batches with a length (for progress inside long epochs).
 

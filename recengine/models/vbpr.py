@@ -19,7 +19,7 @@ from torch import nn
 
 from ..data import Interactions
 from ..triplets import UniformTriplets
-from .gradient import Batches
+from .gradient import Batches, batch_size_for
 from .registry import register_model
 from .visual import VisualRecommender, visual_defaults
 
@@ -113,12 +113,14 @@ class VBPR(VisualRecommender):
     def _batches(self, epoch: int) -> Batches:
         size = int(self.hyperparameters["batch_size"])
         if isinstance(self.sampler_, UniformTriplets):
+            size = batch_size_for(size, len(self.sampler_.users))
             return Batches(
                 lambda: self.sampler_.epoch(self.rng_, size),
                 self.sampler_.n_batches(size),
                 self.device_,
             )
         triplets = self.sampler_.sample(self.rng_, self.samples_)
+        size = batch_size_for(size, len(triplets))
 
         def make():
             order = self.rng_.permutation(len(triplets))

@@ -164,3 +164,15 @@ def test_checkpoint_each_epoch_and_resume_after_a_crash(tmp_path):
     straight_module, straight = run(6)
     torch.testing.assert_close(resumed_module.weight, straight_module.weight)
     assert [r.loss for r in resumed.history] == pytest.approx([r.loss for r in straight.history])
+
+
+def test_a_small_dataset_gets_enough_steps_per_epoch_with_the_default_batch():
+    from recengine.models.gradient import MIN_STEPS_PER_EPOCH, batch_size_for
+
+    assert batch_size_for(4096, 199_435) == 4096  # citeulike keeps the tuned size
+    assert batch_size_for(4096, 420) == 21 and batch_size_for(4096, 5) == 1
+    data = clustered()  # 480 pairs: the default 4096 would be one step an epoch
+    model = create_model("bpr", epochs=20, factors=8).fit(data)  # 20 steps, not 1
+    assert model.hyperparameters["batch_size"] == 4096 and MIN_STEPS_PER_EPOCH == 20
+    top, _ = model.recommend(np.arange(data.n_users), k=10)
+    assert ((top // 20) == (np.arange(data.n_users)[:, None] % 2)).mean() >= 0.9
