@@ -35,7 +35,7 @@ def markdown(report: dict, metrics: list[str] | None = None) -> str:
         cells += [f"{row['peak_memory_mb']:.0f}", "`" + json.dumps(params) + "`"]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append(f"Command: `{report['command']}`")
+    lines.append(f"Command: `{' '.join(report['command'].split())}`")
     for test in report.get("paired_tests", []):
         lines.append(
             f"- {test['a']} vs {test['b']} on {test['metric']}: difference "
