@@ -114,7 +114,8 @@ def test_diversity_and_novelty_of_each_list(curator_client, trained, collector):
     "methods, message",
     [
         (["visrank"], "Choose 2 to 4 methods (you chose 1)"),
-        (["visrank", "popularity", "random", "job:1", "job:2"], "Choose 2 to 4 methods"),
+        (["visrank", "popularity", "random", "ease", "knn"], "Choose 2 to 4 methods (you chose 5)"),
+        (["visrank", "popularity", "nope"], "“nope” is not a trained method"),
         (["visrank", "nope"], "“nope” is not a trained method"),
     ],
 )

@@ -16,9 +16,9 @@ DEFAULT_K = 10
 def compare(request):
     choices = recommender_choices()
     known = {c.value for c in choices}
-    chosen = list(dict.fromkeys(m for m in request.GET.getlist("m") if m))
-    errors = [f"“{m}” is not a trained method or a finished job." for m in chosen if m not in known]
-    chosen = [m for m in chosen if m in known]
+    asked = list(dict.fromkeys(m for m in request.GET.getlist("m") if m))
+    errors = [f"“{m}” is not a trained method or a finished job." for m in asked if m not in known]
+    chosen = [m for m in asked if m in known]
     try:
         k = int(request.GET.get("k", DEFAULT_K))
     except ValueError:
@@ -28,10 +28,10 @@ def compare(request):
     collector = collector_find(collector_value)
     if collector_value and collector is None:
         errors.append(f"No collector “{collector_value}”.")
-    if request.GET and not (MIN_COLUMNS <= len(chosen) <= MAX_COLUMNS):
-        errors.append(f"Choose {MIN_COLUMNS} to {MAX_COLUMNS} methods (you chose {len(chosen)}).")
+    if request.GET and not (MIN_COLUMNS <= len(asked) <= MAX_COLUMNS):
+        errors.append(f"Choose {MIN_COLUMNS} to {MAX_COLUMNS} methods (you chose {len(asked)}).")
     result = None
-    if collector is not None and MIN_COLUMNS <= len(chosen) <= MAX_COLUMNS:
+    if collector is not None and not errors:  # a half-valid choice is explained, not guessed
         result = side_by_side(collector=collector, choices=chosen, k=k)
     return render(
         request,
