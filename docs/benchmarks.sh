@@ -112,6 +112,7 @@ speed() {
 site() {
   $M bench_pages --out $OUT/pages.json
   $M bench_dispatch --out $OUT/dispatch.json
+  $M bench_dispatch --broker redis://127.0.0.1:6379/14 --out $OUT/dispatch-redis.json
 }
 
 for section in "${@:-citeulike}"; do "$section"; done

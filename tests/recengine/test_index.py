@@ -63,3 +63,10 @@ def test_hnsw_index_round_trip(tmp_path):
     assert overlap >= 0.9
     with pytest.raises(ValueError, match="index kind"):
         ItemIndex.build(items, kind="ivf")
+
+
+def test_hnsw_searches_wider_in_larger_catalogues():
+    from recengine.index import HNSW_EF_SEARCH, ef_search
+
+    assert ef_search(200_000) == HNSW_EF_SEARCH
+    assert ef_search(1_000_000) == 1_000 and ef_search(5_000_000) == 5_000
