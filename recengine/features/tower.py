@@ -24,8 +24,8 @@ logger = logging.getLogger(__name__)
 class ImageBank:
     """All item images, resized (shorter side) and centre-cropped to s x s, as uint8.
 
-    paths: one per item; "" or a missing file gives a grey image (and is counted in
-    ``missing``) rather than failing a whole training run on one bad file.
+    paths: one per item; "" or a missing file gives a grey image (``loaded`` False there)
+    rather than failing a whole training run on one bad file.
     """
 
     def __init__(self, paths: Sequence[str], image_size: int, mean, std) -> None:
@@ -33,14 +33,12 @@ class ImageBank:
         self.mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
         self.pixels = torch.full((len(paths), 3, image_size, image_size), 128, dtype=torch.uint8)
-        self.missing = 0
-        self._loaded = np.zeros(len(paths), dtype=bool)
+        self.loaded = np.zeros(len(paths), dtype=bool)
         for index, path in enumerate(paths):
             image = self._load(path)
             if image is None:
-                self.missing += 1
                 continue
-            self._loaded[index] = True
+            self.loaded[index] = True
             self.pixels[index] = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)
 
     def _load(self, path) -> Image.Image | None:
@@ -66,7 +64,7 @@ class ImageBank:
         if paths is None:
             raise ValueError("this model learns from the works' images, and none were given")
         bank = cls(paths, image_size, mean, std)
-        missing = [item_ids[i] for i in range(len(paths)) if not bank._loaded[i]]
+        missing = [item_ids[i] for i in np.flatnonzero(~bank.loaded)]
         if len(missing) == len(paths):
             raise ValueError(
                 f"this model learns from the works' images, and none of the {len(paths)} "
@@ -85,8 +83,7 @@ class ImageBank:
     def extend(self, paths: Sequence[str]) -> None:
         more = ImageBank(paths, self.image_size, self.mean.flatten(), self.std.flatten())
         self.pixels = torch.cat([self.pixels, more.pixels])
-        self.missing += more.missing
-        self._loaded = np.concatenate([self._loaded, more._loaded])
+        self.loaded = np.concatenate([self.loaded, more.loaded])
 
     def batch(self, items: torch.Tensor, device: torch.device) -> torch.Tensor:
         """(len(items), 3, s, s) float32, normalised with the backbone's mean and std."""
