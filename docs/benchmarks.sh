@@ -17,6 +17,10 @@ citeulike() {
     --out $OUT/citeulike-baselines.json
   $R bench --data $DATA/citeulike-a --protocol sampled --k 10 --quiet --grid \
     --models bpr --out $OUT/citeulike-bpr.json
+  # BPR-MF with the hinge (margin) loss, at the setting BPR's grid chose
+  $R bench --data $DATA/citeulike-a --protocol sampled --k 10 --quiet --models bpr@hinge \
+    --params '{"bpr@hinge": {"factors": 256, "lr": 0.001, "reg": 0.003, "loss": "hinge"}}' \
+    --out $OUT/citeulike-bpr-hinge.json
   $R bench --data $DATA/citeulike-a --protocol sampled --k 10 --quiet --grid \
     --models slim --out $OUT/citeulike-slim.json
 }
