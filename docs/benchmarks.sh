@@ -71,24 +71,54 @@ gowalla_deep() {
     --out $OUT/gowalla-deep.json
 }
 
-# The demo gallery (600 works, seed 0) in its own folder, so the site's data is untouched.
-gallery() {
-  export VITRINE_VAR_DIR=${VITRINE_VAR_DIR:-var/bench-gallery}
+# The demo gallery (600 works, 150 collectors) on three seeds, each in its own folder so the
+# site's data is untouched; the seed is the gallery's and the split's. Every protocol lists
+# Popularity, Random and the oracle (a reference, not a method). SEEDS overrides the seeds.
+VISRANK="visrank,visrank@mean,visrank@topk_mean"
+VISRANK_PARAMS='"visrank@mean": {"aggregation": "mean"}, "visrank@topk_mean": {"aggregation": "topk_mean"}'
+gallery_seed() {
+  local seed=$1
+  export VITRINE_VAR_DIR=var/bench-gallery-$seed
   $M migrate -v0
-  $M make_demo_gallery --if-empty --seed 0
-  local features="--features handcrafted --features-image-size 128"
-  $M bench_gallery --split cold-items --protocol full --k 20 --quiet $features \
-    --models random,popularity,visrank,vbpr,curatornet,dvbpr,oracle \
-    --params '{"dvbpr": {"image_size": 48, "epochs": 4}}' \
-    --out $OUT/gallery-cold.json
-  $M bench_gallery --split temporal-loo --protocol full --k 20 --quiet $features \
-    --models random,popularity,bpr,ease,visrank,vbpr,curatornet,oracle \
-    --out $OUT/gallery-temporal.json
-  $M bench_gallery --protocol one-of-a-kind --k 20 --quiet $features \
-    --models curatornet@uniform,curatornet@guided,oracle \
-    --params '{"curatornet@uniform": {"sampling": "uniform"},
-               "curatornet@guided": {"sampling": "guided"}}' \
-    --per-user $OUT/gallery-sampling-users.npz --out $OUT/gallery-sampling.json
+  $M make_demo_gallery --if-empty --seed "$seed" -v0
+  local common="--k 20 --quiet --seed $seed --features handcrafted --features-image-size 128"
+  $M bench_gallery --split cold-items --protocol full $common \
+    --models random,popularity,$VISRANK,vbpr,curatornet,dvbpr,oracle \
+    --params "{$VISRANK_PARAMS, \"dvbpr\": {\"image_size\": 48, \"epochs\": 3}}" \
+    --per-user $OUT/gallery-cold-s$seed-rows.npz --out $OUT/gallery-cold-s$seed.json
+  $M bench_gallery --split temporal-loo --protocol full $common \
+    --models random,popularity,bpr,ease,$VISRANK,vbpr,curatornet,oracle \
+    --params "{$VISRANK_PARAMS}" \
+    --per-user $OUT/gallery-temporal-s$seed-rows.npz --out $OUT/gallery-temporal-s$seed.json
+  $M bench_gallery --protocol one-of-a-kind $common \
+    --models random,popularity,$VISRANK,vbpr,curatornet@uniform,curatornet@guided,dvbpr,oracle \
+    --params "{$VISRANK_PARAMS, \"curatornet@uniform\": {\"sampling\": \"uniform\"},
+               \"curatornet@guided\": {\"sampling\": \"guided\"},
+               \"dvbpr\": {\"image_size\": 48, \"epochs\": 3}}" \
+    --per-user $OUT/gallery-oneofakind-s$seed-rows.npz --out $OUT/gallery-oneofakind-s$seed.json
+  $M bench_gallery --protocol profile-cut $common \
+    --models random,popularity,$VISRANK,vbpr,curatornet,oracle --params "{$VISRANK_PARAMS}" \
+    --per-user $OUT/gallery-profilecut-s$seed-rows.npz --out $OUT/gallery-profilecut-s$seed.json
+  unset VITRINE_VAR_DIR
+}
+
+gallery() {
+  for seed in ${SEEDS:-0 1 2}; do gallery_seed "$seed"; done
+  gallery_summary
+}
+
+# Mean and spread over the seeds, and each seed's paired test over matched events.
+gallery_summary() {
+  for protocol in cold temporal oneofakind profilecut; do
+    $R seeds --metric NDCG@20 --out $OUT/gallery-$protocol-seeds.json \
+      --pairs "curatornet@guided:curatornet@uniform,visrank:popularity,visrank:random" \
+      $OUT/gallery-$protocol-s{0,1,2}.json || true
+  done
+}
+
+# VisRank per feature extractor (the seeds' transfer-learning table), gallery seed 0.
+gallery_backbones() {
+  export VITRINE_VAR_DIR=var/bench-gallery-0
   for extractor in handcrafted colour lbp attractiveness resnet18 resnet50 vgg19 \
       efficientnet_b0 convnext_tiny inception_v3 vit_small_patch16_224; do
     $M bench_gallery --protocol profile-cut --k 20 --quiet --models visrank \
@@ -97,6 +127,7 @@ gallery() {
   done
   $M bench_gallery --protocol profile-cut --k 20 --quiet --models random,popularity,oracle \
     --metrics Recall,Precision,MRR,NDCG --out "$OUT/gallery-backbone-lines.json"
+  unset VITRINE_VAR_DIR
 }
 
 # Full-ranking evaluation of all 29,858 gowalla test users over all 40,981 items (the

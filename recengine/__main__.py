@@ -6,26 +6,21 @@ import argparse
 import json
 import sys
 
+from .bench_setup import PROTOCOLS, SPLITS
 from .evaluation import METRICS
 from .sampling import STRATEGIES
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m recengine", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    commands.add_parser("models", help="list the registered models and their defaults")
-
-    bench = commands.add_parser("bench", help="fit and evaluate models on a benchmark directory")
-    bench.add_argument("--data", required=True, help="directory with train.csv / test.csv ...")
+def add_bench_arguments(bench: argparse.ArgumentParser) -> None:
+    """The benchmark's options, shared by `python -m recengine bench` and the site's
+    `manage.py bench_gallery`."""
     bench.add_argument("--models", required=True, help="comma-separated model names")
-    bench.add_argument(
-        "--protocol", choices=("full", "sampled", "profile-cut", "one-of-a-kind"), default="full"
-    )
+    bench.add_argument("--protocol", choices=PROTOCOLS, default="full")
     bench.add_argument(
         "--split",
-        choices=("given", "temporal-loo", "random", "time-cut", "cold-items", "cold-users"),
-        help="default: given when test.csv exists, else temporal-loo",
+        choices=SPLITS,
+        help="default: given when test.csv exists, else temporal-loo (one-of-a-kind: "
+        "purchase-time)",
     )
     bench.add_argument("--k", default="10,20", help="cut-offs, e.g. 10,20")
     bench.add_argument(
@@ -40,11 +35,32 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fit once on all of train with the given settings: no tuning, no early stopping",
     )
-    bench.add_argument("--select", help="validation metric for --grid (default NDCG@first k)")
+    bench.add_argument(
+        "--select", help="canonical metric the best setting and model are chosen by (NDCG@k)"
+    )
+    bench.add_argument(
+        "--target-kinds",
+        default="purchase",
+        help="one-of-a-kind: the event kinds ranked (comma-separated; default purchase)",
+    )
+    bench.add_argument(
+        "--profile-kinds", help="one-of-a-kind: event kinds that form profiles (default: all)"
+    )
     bench.add_argument("--params", help='fixed hyperparameters, JSON: {"ease": {"l2": 300}}')
     bench.add_argument("--out", help="write the results as JSON here")
-    bench.add_argument("--per-user", help="write per-user metric values (.npz) here")
+    bench.add_argument("--per-user", help="write per-row metric values and keys (.npz) here")
     bench.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m recengine", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("models", help="list the registered models and their defaults")
+
+    bench = commands.add_parser("bench", help="fit and evaluate models on a benchmark directory")
+    bench.add_argument("--data", required=True, help="directory with train.csv / test.csv ...")
+    add_bench_arguments(bench)
 
     ease = commands.add_parser(
         "bench-ease", help="EASE's fit time against plain float32 inversions of that size"
@@ -74,6 +90,12 @@ def _parser() -> argparse.ArgumentParser:
     serving.add_argument("--available", type=float, default=0.5, help="share of unsold works")
     serving.add_argument("--out")
 
+    seeds = commands.add_parser("seeds", help="one benchmark over several seeds: mean, spread")
+    seeds.add_argument("files", nargs="+", help="one JSON per seed (rows in NAME-rows.npz)")
+    seeds.add_argument("--metric", default="NDCG@20", help="canonical metric of the tests")
+    seeds.add_argument("--pairs", help="a:b,c:d model pairs to test on each seed")
+    seeds.add_argument("--out")
+
     report = commands.add_parser("report", help="benchmark JSON files as Markdown tables")
     report.add_argument("files", nargs="+")
     report.add_argument("--metrics", help="comma-separated metric keys to show")
@@ -96,6 +118,11 @@ def main(argv: list[str] | None = None) -> int:
             from .report import run as run_report
 
             run_report(args.files, args.metrics.split(",") if args.metrics else None)
+            return 0
+        if args.command == "seeds":
+            from .bench_seeds import run as run_seeds
+
+            run_seeds(args.files, args.metric, args.pairs, args.out)
             return 0
         if args.command == "bench-serving":
             from .bench_serving import run as run_serving

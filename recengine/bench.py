@@ -15,163 +15,21 @@ import platform
 import shlex
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .data import Interactions
+from .bench_setup import PROTOCOL_SPLITS, Setup, prepare
+from .cold import fit_without
+from .data import concatenate
 from .datasets import BenchmarkData, load_benchmark
-from .evaluation import EvaluationResult, evaluate
+from .evaluation import EvaluationResult, evaluate, metric_name_check
 from .memory import PeakMemory
 from .models import create_model, model_info
 from .models.gradient import GradientRecommender
 from .protocols import evaluate_one_of_a_kind, evaluate_profile_cut
-from .sampling import Negatives, sample_negatives
-from .splits import (
-    Split,
-    cold_start_items_split,
-    cold_start_users_split,
-    random_ratio_split,
-    temporal_leave_last_out,
-    time_cut_split,
-)
 from .stats import paired_test
-
-SPLITS = ("given", "temporal-loo", "random", "time-cut", "cold-items", "cold-users")
-PROTOCOLS = ("full", "sampled", "profile-cut", "one-of-a-kind")
-# The split each protocol is defined on, when none is named.
-PROTOCOL_SPLITS = {"profile-cut": "temporal-loo", "one-of-a-kind": "time-cut"}
-
-
-@dataclass
-class Setup:
-    """Everything a model is fitted and evaluated on, on one index."""
-
-    train: Interactions
-    test: Interactions
-    fold_in: Interactions | None
-    negatives: Negatives | None
-    tune_train: Interactions
-    tune_valid: Interactions
-    tune_negatives: Negatives | None
-    valid_carved: bool  # validation rows came out of train: refit on all of train
-    protocol: str = "full"
-    listed_at: np.ndarray | None = None  # (n_items,) listing times, for one-of-a-kind
-
-
-def make_split(data: BenchmarkData, split: str, seed: int) -> Split:
-    if split == "given":
-        if data.train is None or data.test is None:
-            raise ValueError(f"{data.name}: the given split needs train.csv and test.csv")
-        empty = data.train.select(np.zeros(len(data.train), dtype=bool))
-        return Split(train=data.train, valid=data.valid or empty, test=data.test)
-    source = data.interactions
-    if source is None:
-        if data.train is None:
-            raise ValueError(f"{data.name} has no interactions to split")
-        parts = [p for p in (data.train, data.valid, data.test) if p is not None]
-        source = _concatenate(parts)
-    if split == "temporal-loo":
-        return temporal_leave_last_out(source)
-    if split == "random":
-        return random_ratio_split(source, seed=seed)
-    if split == "time-cut":
-        return time_cut_split(source)
-    if split == "cold-items":
-        return cold_start_items_split(source, valid_share=0.1, seed=seed)
-    if split == "cold-users":
-        return cold_start_users_split(source, valid_share=0.1, seed=seed)
-    raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
-
-
-def _concatenate(parts: list[Interactions]) -> Interactions:
-    def join(name):
-        values = [getattr(p, name) for p in parts]
-        return None if any(v is None for v in values) else np.concatenate(values)
-
-    first = parts[0]
-    return Interactions(
-        user_ids=first.user_ids,
-        item_ids=first.item_ids,
-        users=np.concatenate([p.users for p in parts]),
-        items=np.concatenate([p.items for p in parts]),
-        timestamps=join("timestamps"),
-        ratings=join("ratings"),
-        item_features=first.item_features,
-        item_attributes=first.item_attributes,
-        attribute_names=first.attribute_names,
-    )
-
-
-def carve_validation(train: Interactions, seed: int) -> tuple[Interactions, Interactions]:
-    """One random distinct item per user with >= 3 items moves (all its rows) to valid."""
-    rng = np.random.default_rng(seed)
-    keys = train.users * train.n_items + train.items
-    unique = np.unique(keys)
-    owner = unique // train.n_items
-    counts = np.bincount(owner, minlength=train.n_users)
-    shuffled = rng.permutation(len(unique))
-    order = shuffled[np.argsort(owner[shuffled], kind="stable")]
-    first = np.concatenate(([True], owner[order][1:] != owner[order][:-1]))
-    chosen = unique[order[first & (counts[owner[order]] >= 3)]]
-    held = np.isin(keys, chosen)
-    return train.select(~held), train.select(held)
-
-
-def prepare(
-    data: BenchmarkData,
-    *,
-    split: str,
-    protocol: str,
-    sampled: int | None,
-    negative_strategy: str,
-    seed: int,
-) -> Setup:
-    parts = make_split(data, split, seed)
-    carved = len(parts.valid) == 0
-    if carved:
-        tune_train, tune_valid = carve_validation(parts.train, seed)
-    else:
-        tune_train, tune_valid = parts.train, parts.valid
-    negatives = tune_negatives = None
-    if protocol == "sampled":
-        known = [p for p in (parts.train, parts.valid, parts.test, parts.fold_in) if p is not None]
-        popularity = parts.train.item_popularity()
-        if sampled is None and data.negatives is not None and split == "given":
-            negatives = data.negatives
-        else:
-            negatives = sample_negatives(
-                np.unique(parts.test.users),
-                sampled or 100,
-                known,
-                strategy=negative_strategy,
-                popularity=popularity,
-                seed=seed,
-            )
-        tune_negatives = sample_negatives(
-            np.unique(tune_valid.users),
-            negatives.width,
-            known,
-            strategy=negative_strategy,
-            popularity=popularity,
-            seed=seed + 1,
-        )
-    elif protocol not in PROTOCOLS:
-        raise ValueError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
-    return Setup(
-        train=parts.train,
-        test=parts.test,
-        fold_in=parts.fold_in,
-        negatives=negatives,
-        tune_train=tune_train,
-        tune_valid=tune_valid,
-        tune_negatives=tune_negatives,
-        valid_carved=carved,
-        protocol=protocol,
-        listed_at=data.item_listed_at,
-    )
 
 
 def model_name(label: str) -> str:
@@ -212,30 +70,44 @@ class _Bar:
             self.bar.close()
 
 
-def _fit(name: str, params: dict, train, valid, label: str, quiet: bool):
+def _fit(name: str, params: dict, train, valid, label: str, quiet: bool, unseen=None):
+    """(fitted model, seconds). With ``unseen`` ((n_items,) bool), those works are kept out
+    of the training catalogue and added through the model's cold path afterwards."""
     bar = _Bar(label, quiet)
     try:
         model = create_model(model_name(name), **params)
         started = time.perf_counter()
-        model.fit(train, valid=valid, callback=bar)
+        if unseen is None:
+            model.fit(train, valid=valid, callback=bar)
+        else:
+            model = fit_without(model, train, unseen, callback=bar)
         return model, time.perf_counter() - started
     finally:
         bar.close()
 
 
-def _evaluate(model, setup: Setup, train, test, negatives, ks, metrics, fold_in=None):
-    """Tuning evaluates with the standard protocol (full or sampled); the final test uses
-    the protocol asked for."""
-    return evaluate(
-        model, train, test, ks=ks, negatives=negatives, metrics=metrics, fold_in=fold_in
-    )
+def _evaluate(model, train, test, negatives, ks, metrics):
+    """Tuning evaluates with the standard protocol (full or sampled)."""
+    return evaluate(model, train, test, ks=ks, negatives=negatives, metrics=metrics)
 
 
 def _evaluate_final(model, setup: Setup, ks, metrics) -> EvaluationResult:
+    """The final test, with the protocol asked for."""
+    if setup.protocol == "one-of-a-kind":
+        return evaluate_one_of_a_kind(
+            model,
+            setup.test,
+            setup.history,
+            listed_at=setup.listed_at,
+            sold_at=setup.sold_at,
+            profile_kinds=setup.profile_kinds,
+            ks=ks,
+        )
     if getattr(model, "sequential", False) and len(setup.tune_valid) and not setup.valid_carved:
         # Next-item protocol: the test item follows the whole history, validation item
-        # included; the model reads it as a profile (it trained on train only).
-        history = _concatenate([setup.train, setup.tune_valid])
+        # included; the model reads it with its trained user parameters (it trained on
+        # train only).
+        history = concatenate([setup.train, setup.tune_valid])
         return evaluate(
             model,
             setup.train,
@@ -244,14 +116,31 @@ def _evaluate_final(model, setup: Setup, ks, metrics) -> EvaluationResult:
             negatives=setup.negatives,
             metrics=metrics,
             fold_in=history,
+            known_users=True,
         )
     if setup.protocol == "profile-cut":
         return evaluate_profile_cut(model, setup.train, setup.test, ks=ks)
-    if setup.protocol == "one-of-a-kind":
-        return evaluate_one_of_a_kind(model, setup.train, setup.test, setup.listed_at, ks=ks)
-    return _evaluate(
-        model, setup, setup.train, setup.test, setup.negatives, ks, metrics, setup.fold_in
+    return evaluate(
+        model,
+        setup.train,
+        setup.test,
+        ks=ks,
+        negatives=setup.negatives,
+        metrics=metrics,
+        fold_in=setup.fold_in,
     )
+
+
+def _tuning_parts(setup: Setup):
+    """(train, valid, unseen works) of a tuning fit and (train, valid, unseen) of the final
+    fit. Cold-start works are out of every training catalogue: validation works too while
+    tuning; the final fit learns from the validation works' events (they were only held
+    out to tune on) and sees the test works only through the cold path."""
+    if setup.test_items is None:
+        return (setup.tune_train, setup.tune_valid, None), (setup.train, None, None)
+    tune = (setup.tune_train, setup.tune_valid, setup.test_items | setup.valid_items)
+    final = concatenate([setup.train, setup.tune_valid])
+    return tune, (final, None, setup.test_items)
 
 
 def run_model(
@@ -267,56 +156,59 @@ def run_model(
     validate: bool = True,
 ) -> tuple[dict[str, Any], EvaluationResult]:
     """Tune (optionally), fit and evaluate one model; returns its JSON row and result."""
-    missing = [
-        need for need in model_info(model_name(name))["needs"] if getattr(setup.train, need) is None
-    ]
+    info = model_info(model_name(name))
+    missing = [need for need in info["needs"] if getattr(setup.train, need) is None]
     if missing:
         reason = f"needs {', '.join(missing)}, which this dataset does not have"
         return {"model": name, "hyperparameters": fixed, "error": reason}, None
     gradient = isinstance(create_model(model_name(name)), GradientRecommender)
     points = grid_points(name, fixed, use_grid)
+    cold = setup.test_items is not None
+    (tune_train, tune_valid, tune_unseen), (final_train, _, final_unseen) = _tuning_parts(setup)
     tried = []
     best = None
     if not validate:
         points = points[:1]  # fixed settings, fitted once on all of train
-    if validate and (len(points) > 1 or (gradient and setup.valid_carved)):
-        for n, params in enumerate(points, start=1):
-            model, seconds = _fit(
-                name, params, setup.tune_train, setup.tune_valid, f"{name} tune {n}", quiet
-            )
-            result = _evaluate(
-                model,
-                setup,
-                setup.tune_train,
-                setup.tune_valid,
-                setup.tune_negatives,
-                ks,
-                (select.split("@")[0],),
-                fold_in=None,
-            )
-            value = result.metrics.get(select, float("nan"))
-            row = {"hyperparameters": params, select: value, "fit_seconds": round(seconds, 2)}
-            if gradient:
-                row["best_epoch"] = model.best_epoch_
-            tried.append(row)
-            if best is None or value > best[0]:
-                best = (value, params, getattr(model, "best_epoch_", None))
-            del model
-    chosen = dict(best[1]) if best else dict(points[0])
-    final_valid = None if setup.valid_carved or not validate else setup.tune_valid
-    if gradient and setup.valid_carved and best is not None and best[2]:
-        chosen["epochs"] = int(best[2])  # the epoch count validation chose
-    with PeakMemory() as fit_memory:
-        model, fit_seconds = _fit(name, chosen, setup.train, final_valid, name, quiet)
+    # Early stopping needs a validation pass per epoch; in a cold split the validation
+    # works are outside the catalogue while training, so gradient models run their epochs.
+    early_stop = gradient and not cold
     try:
+        if validate and (len(points) > 1 or (early_stop and setup.valid_carved)):
+            for n, params in enumerate(points, start=1):
+                model, seconds = _fit(
+                    name,
+                    params,
+                    tune_train,
+                    None if cold else tune_valid,
+                    f"{name} tune {n}",
+                    quiet,
+                    unseen=tune_unseen,
+                )
+                result = _evaluate(
+                    model, tune_train, tune_valid, setup.tune_negatives, ks,
+                    (select.split("@")[0],),
+                )  # fmt: skip
+                value = result.metrics.get(select, float("nan"))
+                row = {"hyperparameters": params, select: value, "fit_seconds": round(seconds, 2)}
+                if early_stop:
+                    row["best_epoch"] = model.best_epoch_
+                tried.append(row)
+                if best is None or value > best[0]:
+                    best = (value, params, getattr(model, "best_epoch_", None))
+                del model
+        chosen = dict(best[1]) if best else dict(points[0])
+        final_valid = None if setup.valid_carved or not validate or cold else setup.tune_valid
+        if early_stop and setup.valid_carved and best is not None and best[2]:
+            chosen["epochs"] = int(best[2])  # the epoch count validation chose
+        with PeakMemory() as fit_memory:
+            model, fit_seconds = _fit(
+                name, chosen, final_train, final_valid, name, quiet, unseen=final_unseen
+            )
         with PeakMemory() as eval_memory:
             result = _evaluate_final(model, setup, ks, metrics)
     except NotImplementedError as error:
-        return {
-            "model": name,
-            "hyperparameters": model.hyperparameters,
-            "error": str(error),
-        }, None
+        return {"model": name, "hyperparameters": fixed, "error": str(error)}, None
+    result.snapshot = setup.snapshot
     row = {
         "model": name,
         "hyperparameters": model.hyperparameters,
@@ -325,18 +217,32 @@ def run_model(
         "eval_seconds": round(result.seconds, 3),
         "peak_memory_mb": round(max(fit_memory.peak, eval_memory.peak) / 2**20, 1),
         "eval_peak_memory_mb": round(eval_memory.peak / 2**20, 1),
-        "test_users": result.n_users,
+        "test_users": int(len(np.unique(result.users))),
+        "test_rows": result.n_users,
+        "unit": result.unit,
     }
+    if info["reference"]:
+        row["reference"] = info["reference"]
     if result.note:
         row["profile"] = result.note
+    if result.diagnostics:
+        row["diagnostics"] = result.diagnostics
+    if cold:
+        row["cold_path"] = "trained without the test works; they were added by add_items"
     if tried:
         row["tuning"] = {"selected_by": f"{select} on validation", "tried": tried}
+    if getattr(model, "sampling_shares_", None):
+        row["sampling_shares"] = model.sampling_shares_
     if gradient:
         row["epochs_run"] = len(model.history_)
         row["best_epoch"] = model.best_epoch_
         seconds = [epoch["seconds"] for epoch in model.history_]
         row["epoch_seconds"] = round(float(np.mean(seconds)), 3) if seconds else None
     return row, result
+
+
+def _label(row: dict) -> str:
+    return f"{row['model']} ({row['reference']})" if row.get("reference") else row["model"]
 
 
 def _table(rows: list[dict], keys: list[str]) -> str:
@@ -348,7 +254,7 @@ def _table(rows: list[dict], keys: list[str]) -> str:
             lines.append([r["model"], "n/a: " + r["error"][:60]])
             continue
         lines.append(
-            [r["model"]]
+            [_label(r)]
             + [f"{r['metrics'].get(k, float('nan')):.4f}" for k in shown]
             + [f"{r['fit_seconds']:.1f}", f"{r['eval_seconds']:.1f}", f"{r['peak_memory_mb']:.0f}"]
         )
@@ -362,11 +268,33 @@ def _table(rows: list[dict], keys: list[str]) -> str:
     )
 
 
+def paired_tests(results: dict[str, EvaluationResult], select: str) -> list[dict]:
+    """The best method on ``select`` against every other result, paired on events.
+    References (the oracle) are compared but never chosen as the best."""
+    usable = {n: r for n, r in results.items() if select in r.per_user}
+    methods = [n for n in usable if not model_info(model_name(n))["reference"]]
+    if not methods or len(usable) < 2:
+        return []
+    best = max(methods, key=lambda n: (usable[n].metrics.get(select, -np.inf), -methods.index(n)))
+    tests = []
+    for other in usable:
+        if other == best:
+            continue
+        a, b = usable[best], usable[other]
+        try:
+            test = paired_test(a.keys(), a.per_user[select], b.keys(), b.per_user[select], select)
+        except ValueError as error:
+            tests.append({"a": best, "b": other, "metric": select, "error": str(error)})
+            continue
+        tests.append({"a": best, "b": other, "unit": a.unit, **test.as_dict()})
+    return tests
+
+
 def run(args, data: BenchmarkData | None = None) -> dict[str, Any]:
     """Run the benchmark ``args`` describe (see __main__); ``data`` replaces --data, e.g.
     a gallery read from the site's database."""
     ks = tuple(int(k) for k in args.k.split(","))
-    select = args.select or f"NDCG@{ks[0]}"
+    select = metric_name_check(args.select or f"NDCG@{ks[0]}")
     metrics = tuple(args.metrics.split(",")) if args.metrics else None
     fixed_by_model = json.loads(args.params) if args.params else {}
     names = [n.strip() for n in args.models.split(",") if n.strip()]
@@ -376,6 +304,7 @@ def run(args, data: BenchmarkData | None = None) -> dict[str, Any]:
     split = args.split or PROTOCOL_SPLITS.get(
         args.protocol, "given" if data.test is not None else "temporal-loo"
     )
+    kinds = getattr(args, "profile_kinds", None)
     setup = prepare(
         data,
         split=split,
@@ -383,6 +312,8 @@ def run(args, data: BenchmarkData | None = None) -> dict[str, Any]:
         sampled=args.sampled,
         negative_strategy=args.negatives,
         seed=args.seed,
+        target_kinds=tuple((getattr(args, "target_kinds", None) or "purchase").split(",")),
+        profile_kinds=tuple(kinds.split(",")) if kinds else None,
     )
     rows, results = [], {}
     for name in names:
@@ -405,30 +336,24 @@ def run(args, data: BenchmarkData | None = None) -> dict[str, Any]:
             print(f"{name}: {summary[:160]}", file=sys.stderr)
     keys = list(dict.fromkeys(k for r in rows for k in r.get("metrics", {})))
     print(_table(rows, keys))
-    tests = []
-    ranked = sorted(results, key=lambda n: -results[n].metrics.get(select, -np.inf))
-    if len(ranked) > 1:
-        best = ranked[0]
-        candidates = (select, f"nDCG@{ks[0]}", "AUC")
-        base_key = next((k for k in candidates if k in results[best].per_user), None)
-        for other in ranked[1:]:
-            if base_key is None or base_key not in results[other].per_user:
-                continue
-            a, b = results[best], results[other]
-            test = paired_test(
-                a.users, a.per_user[base_key], b.users, b.per_user[base_key], metric=base_key
-            )
-            tests.append({"a": best, "b": other, **test.as_dict()})
-            print(
-                f"{best} vs {other} on {base_key}: diff {test.mean_difference:+.4f}, "
-                f"Wilcoxon p={test.wilcoxon_p:.2g}, paired t p={test.t_p:.2g}"
-            )
+    tests = paired_tests(results, select)
+    for test in tests:
+        if "error" in test:
+            print(f"{test['a']} vs {test['b']}: no paired test ({test['error']})")
+            continue
+        print(
+            f"{test['a']} vs {test['b']} on {test['metric']}: diff {test['mean_difference']:+.4f}"
+            f" over {test['n_pairs']} {test['unit']}, Wilcoxon p={test['wilcoxon_p']:.2g}, "
+            f"paired t p={test['t_p']:.2g}"
+        )
     catalogue = data.catalogue
     report = {
         "dataset": data.name,
+        "snapshot": setup.snapshot,
         "data_dir": str(Path(args.data)) if getattr(args, "data", None) else data.name,
         "split": split,
         "protocol": args.protocol,
+        "profile_kinds": list(setup.profile_kinds) if setup.profile_kinds else "all",
         "negatives": (
             "negatives.csv"
             if setup.negatives is data.negatives and data.negatives is not None
@@ -458,13 +383,10 @@ def run(args, data: BenchmarkData | None = None) -> dict[str, Any]:
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2))
     if args.per_user:
-        np.savez_compressed(
-            args.per_user,
-            **{
-                f"{name}/{key}": values
-                for name, result in results.items()
-                for key, values in result.per_user.items()
-            },
-            **{f"{name}/users": result.users for name, result in results.items()},
-        )
+        arrays = {}
+        for name, result in results.items():
+            arrays.update({f"{name}/{key}": v for key, v in result.per_user.items()})
+            arrays[f"{name}/keys"] = result.keys()
+            arrays[f"{name}/users"] = result.users
+        np.savez_compressed(args.per_user, snapshot=np.array(setup.snapshot), **arrays)
     return report

@@ -57,6 +57,13 @@ class Interactions:
         item_images: (n_items,) image file paths (str, "" where an item has none), or None
         user_latent: (n_users, d) float32, or None (demo gallery's hidden tastes)
         item_latent: (n_items, d) float32, or None
+        kinds: (n,) int16 codes into ``kind_names``, or None (every event of one kind)
+        kind_names: (n_kinds,) str event kinds ("view", "like", "purchase", or whatever
+            an import names), or None
+        weights: (n,) float32 weight of each event, or None (all 1)
+
+    An event is the unit of truth: what was sold when, which works a profile holds and
+    which events a protocol ranks are all derived from (user, item, time, kind).
     """
 
     user_ids: np.ndarray
@@ -71,6 +78,9 @@ class Interactions:
     item_attributes: sp.csr_matrix | None = None
     attribute_names: np.ndarray | None = None
     item_images: np.ndarray | None = None
+    kinds: np.ndarray | None = None
+    kind_names: np.ndarray | None = None
+    weights: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.user_ids = _as_str_array(self.user_ids)
@@ -82,6 +92,14 @@ class Interactions:
             raise ValueError(f"users has {n} rows but items has {len(self.items)}")
         self.timestamps = _optional(self.timestamps, np.float64, "timestamps", n)
         self.ratings = _optional(self.ratings, np.float32, "ratings", n)
+        self.weights = _optional(self.weights, np.float32, "weights", n)
+        self.kinds = _optional(self.kinds, np.int16, "kinds", n)
+        if (self.kinds is None) != (self.kind_names is None):
+            raise ValueError("kinds and kind_names come together")
+        if self.kind_names is not None:
+            self.kind_names = _as_str_array(self.kind_names)
+            if n and (self.kinds.min() < 0 or self.kinds.max() >= len(self.kind_names)):
+                raise ValueError("kinds contains codes outside kind_names")
         self.item_features = _optional(
             self.item_features, np.float32, "item_features", self.n_items
         )
@@ -147,6 +165,8 @@ class Interactions:
         item_attributes: sp.spmatrix | None = None,
         attribute_names: Sequence[str] | None = None,
         item_images: Sequence[str] | None = None,
+        kinds: Sequence[str] | None = None,
+        weights: Sequence[float] | None = None,
     ) -> Interactions:
         """Build from per-interaction external ids.
 
@@ -168,9 +188,19 @@ class Interactions:
         for kind, catalogue in (("user", user_catalogue), ("item", item_catalogue)):
             if len(set(catalogue)) != len(catalogue):
                 raise ValueError(f"all_{kind}_ids contains duplicates")
+        kind_codes = kind_names = None
+        if kinds is not None:
+            if len(kinds) != len(user_ids):
+                raise ValueError(f"{len(kinds)} kinds for {len(user_ids)} events")
+            kind_names, kind_codes = np.unique(
+                np.asarray([str(k) for k in kinds], dtype=str), return_inverse=True
+            )
         return cls(
             user_ids=user_catalogue,
             item_ids=item_catalogue,
+            kinds=kind_codes,
+            kind_names=kind_names,
+            weights=weights,
             users=_index_of(user_catalogue, user_names, "user", strict=True),
             items=_index_of(item_catalogue, item_names, "item", strict=True),
             timestamps=timestamps,
@@ -220,6 +250,53 @@ class Interactions:
             items=self.items[mask],
             timestamps=None if self.timestamps is None else self.timestamps[mask],
             ratings=None if self.ratings is None else self.ratings[mask],
+            kinds=None if self.kinds is None else self.kinds[mask],
+            weights=None if self.weights is None else self.weights[mask],
+        )
+
+    def kind_of_rows(self) -> np.ndarray:
+        """(n,) str kind of every event ("event" where the log has no kinds)."""
+        if self.kinds is None:
+            return np.full(len(self), "event", dtype=object)
+        return self.kind_names[self.kinds]
+
+    def kind_mask(self, kinds: Sequence[str] | None) -> np.ndarray:
+        """(n,) bool: events of one of ``kinds`` (None: every event). A log without kinds
+        has only unnamed events, which every kind matches: a benchmark file of plain
+        interactions is its own purchase log."""
+        if kinds is None or self.kinds is None:
+            return np.ones(len(self), dtype=bool)
+        unknown = [k for k in kinds if k not in set(self.kind_names.tolist())]
+        wanted = np.isin(self.kind_names, [k for k in kinds if k not in unknown])
+        return wanted[self.kinds]
+
+    def of_kinds(self, kinds: Sequence[str] | None) -> Interactions:
+        """The events of the given kinds (see ``kind_mask``)."""
+        return self.select(self.kind_mask(kinds))
+
+    def with_items(self, keep: np.ndarray) -> Interactions:
+        """A catalogue of only the items in ``keep`` ((n_items,) bool), re-indexed in their
+        order, with their side arrays. Used to train without held-out works: they are in
+        no ID table, no sampler and no cluster. Every event must be of a kept item."""
+        keep = np.asarray(keep, dtype=bool)
+        if keep.shape != (self.n_items,):
+            raise ValueError(f"keep must have shape ({self.n_items},)")
+        if len(self) and not keep[self.items].all():
+            first = self.item_ids[self.items[~keep[self.items]][0]]
+            raise ValueError(f"an event refers to item {first!r}, which is not kept")
+        new_index = np.cumsum(keep) - 1
+
+        def rows(array):
+            return None if array is None else array[keep]
+
+        return replace(
+            self,
+            item_ids=self.item_ids[keep],
+            items=new_index[self.items],
+            item_features=rows(self.item_features),
+            item_latent=rows(self.item_latent),
+            item_attributes=rows(self.item_attributes),
+            item_images=rows(self.item_images),
         )
 
     def chronological_order(self) -> np.ndarray:
@@ -249,3 +326,32 @@ class Interactions:
     def user_index(self, external_ids: Sequence) -> np.ndarray:
         """(len(external_ids),) int64 user indices, -1 for unknown ids."""
         return _index_of(self.user_ids, list(external_ids), "user", strict=False)
+
+
+def concatenate(parts: Sequence[Interactions]) -> Interactions:
+    """The events of several parts of one index (a split's train, valid, test) as one log;
+    side arrays come from the first part, per-event arrays are joined where all have them."""
+    if not parts:
+        raise ValueError("nothing to concatenate")
+    first = parts[0]
+
+    def join(name):
+        values = [getattr(p, name) for p in parts]
+        return None if any(v is None for v in values) else np.concatenate(values)
+
+    for part in parts[1:]:
+        if part.n_items != first.n_items or part.n_users != first.n_users:
+            raise ValueError("parts must share one index")
+        if (part.kind_names is None) != (first.kind_names is None) or (
+            part.kind_names is not None and list(part.kind_names) != list(first.kind_names)
+        ):
+            raise ValueError("parts must share one list of event kinds")
+    return replace(
+        first,
+        users=np.concatenate([p.users for p in parts]),
+        items=np.concatenate([p.items for p in parts]),
+        timestamps=join("timestamps"),
+        ratings=join("ratings"),
+        kinds=join("kinds"),
+        weights=join("weights"),
+    )

@@ -1,11 +1,15 @@
 """Benchmark datasets from a directory of CSV files (the format of ../shared/data).
 
-    train.csv          user_id,item_id[,timestamp][,rating]   training interactions
+    train.csv          user_id,item_id[,timestamp][,rating][,kind][,weight]
+                                                               training interactions
     test.csv, valid.csv                                        given held-out interactions
     negatives.csv      user_id,item_id                         sampled-protocol negatives
     interactions.csv   user_id,item_id[,timestamp][,rating]    everything, split by a protocol
     items.csv          item_id,<attribute columns>             side information
     item_attributes.json  {item_id: [attribute ids]}           side information
+
+An optional ``kind`` column names each event's kind (view, like, purchase, ...) and
+``weight`` its weight; without ``kind`` every row is an unnamed event.
 
 Every file shares one user and one item index: the catalogue is the union of the ids
 seen anywhere, in order of first appearance (train, then the others), so an item that
@@ -51,6 +55,7 @@ class BenchmarkData:
     interactions: Interactions | None
     negatives: Negatives | None
     item_listed_at: np.ndarray | None = None  # (n_items,) listing times, when known
+    item_sold_at: np.ndarray | None = None  # (n_items,) sale times (nan: unsold), when known
 
     @property
     def catalogue(self) -> Interactions:
@@ -173,6 +178,8 @@ def load_benchmark(directory: str | Path) -> BenchmarkData:
             if "timestamp" in table
             else None,
             "ratings": _floats(path, "rating", table["rating"]) if "rating" in table else None,
+            "weights": _floats(path, "weight", table["weight"]) if "weight" in table else None,
+            "kind_labels": table.get("kind"),
         }
     if "train" not in raw and "interactions" not in raw:
         raise DatasetError(f"{directory} has neither train.csv nor interactions.csv")
@@ -192,15 +199,28 @@ def load_benchmark(directory: str | Path) -> BenchmarkData:
     item_attributes, attribute_names = attributes if attributes is not None else (None, None)
     user_ids, item_ids = users.ids, items.ids
 
+    labelled = [p for p in raw.values() if p["kind_labels"] is not None]
+    if labelled and len(labelled) != len(raw):
+        raise DatasetError(f"{directory}: some interaction files have a kind column, some not")
+    kind_names = sorted({k for p in labelled for k in p["kind_labels"]}) if labelled else None
+
     def build(part: str) -> Interactions | None:
         if part not in raw:
             return None
+        fields = dict(raw[part])
+        labels = fields.pop("kind_labels")
+        codes = None
+        if labels is not None:
+            code_of = {name: code for code, name in enumerate(kind_names)}
+            codes = np.asarray([code_of[k] for k in labels], dtype=np.int16)
         return Interactions(
             user_ids=user_ids,
             item_ids=item_ids,
             item_attributes=item_attributes,
             attribute_names=attribute_names,
-            **raw[part],
+            kinds=codes,
+            kind_names=kind_names,
+            **fields,
         )
 
     return BenchmarkData(

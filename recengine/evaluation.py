@@ -41,9 +41,13 @@ class EvaluationResult:
     """Mean metrics plus the per-user values they were averaged from.
 
     metrics: {"AUC": .., "Recall@10": .., "NDCG@10": .., "Coverage@10": .., ...}
-    per_user: per-user metrics (not Coverage, a property of all lists together), each
-        (n_users,) float64 aligned with ``users``
-    users: (n_users,) int64 evaluated user indices
+    per_user: per-row metrics (not Coverage, a property of all lists together), each
+        (n_rows,) float64 aligned with ``users``; a row is a user (full and sampled
+        ranking of the user's held-out set) or an event (protocols that rank each event)
+    users: (n_rows,) int64 user index of each row
+    items: (n_rows,) int64 held-out work of each row when a row is an event, else None
+    times: (n_rows,) float64 time of each row's event when a row is an event, else None
+    snapshot: which data the result comes from (a dataset name and hash), set by callers
     """
 
     metrics: dict[str, float]
@@ -53,6 +57,35 @@ class EvaluationResult:
     protocol: str = "full"
     seconds: float = 0.0
     note: str = ""  # e.g. how profiles were formed
+    items: np.ndarray | None = field(default=None, repr=False)
+    times: np.ndarray | None = field(default=None, repr=False)
+    snapshot: str = ""
+    diagnostics: dict = field(default_factory=dict)  # counts a protocol reports beside metrics
+
+    @property
+    def unit(self) -> str:
+        return "users" if self.items is None else "events"
+
+    def keys(self) -> np.ndarray:
+        """(n_rows, 3) float64 identity of each row: (user, work, time), with work and time
+        -1 where a row is a user. Paired tests join two results on these."""
+        n = len(self.users)
+        items = np.full(n, -1.0) if self.items is None else self.items.astype(np.float64)
+        times = np.full(n, -1.0) if self.times is None else self.times.astype(np.float64)
+        return np.column_stack([self.users.astype(np.float64), items, times])
+
+
+def metric_name_check(name: str) -> str:
+    """``name`` if it is a canonical metric name (AUC, MRR, HR@10, NDCG@20, ...), else a
+    ValueError that lists them. One spelling everywhere: protocols, --select, JSON, site."""
+    base, at, k = name.partition("@")
+    if base not in METRICS:
+        raise ValueError(f"unknown metric {name!r}; known: {', '.join(METRICS)} (k as NAME@K)")
+    if base in _AT_K and not (at and k.isdigit() and int(k) > 0):
+        raise ValueError(f"metric {name!r} needs a cut-off, e.g. {base}@20")
+    if base not in _AT_K and at:
+        raise ValueError(f"metric {base} takes no cut-off (got {name!r})")
+    return name
 
 
 def _check_same_index(reference: Interactions, other: Interactions, name: str) -> None:
@@ -162,10 +195,13 @@ def _batch_values(
     return values, np.where(finite, ranked, -1)
 
 
-def _scores_for(model, users, fold_in_profiles) -> np.ndarray:
+def _scores_for(model, users, fold_in_profiles, known_users: bool = False) -> np.ndarray:
     if fold_in_profiles is None:
         return np.asarray(model.score(users), dtype=np.float32)
-    return np.asarray(model.score_profiles([fold_in_profiles[u] for u in users]), np.float32)
+    profiles = [fold_in_profiles[u] for u in users]
+    if known_users:
+        return np.asarray(model.score_histories(users, profiles), dtype=np.float32)
+    return np.asarray(model.score_profiles(profiles), np.float32)
 
 
 def evaluate(
@@ -179,6 +215,7 @@ def evaluate(
     fold_in: Interactions | None = None,
     batch_size: int = 1024,
     callback: Callback | None = None,
+    known_users: bool = False,
 ) -> EvaluationResult:
     """Rank items for every user with a test row and score the ranking.
 
@@ -188,8 +225,10 @@ def evaluate(
     are also excluded are dropped from the user's positives (they cannot be
     recommended); a user left with no positive is skipped.
 
-    fold_in: cold-start users' profiles; their scores come from
-        ``model.score_profiles`` (a model that cannot fold in raises NotImplementedError).
+    fold_in: profiles read at prediction time: cold-start users' (scored by
+        ``model.score_profiles``; a model that cannot fold in raises NotImplementedError),
+        or, with ``known_users``, training users' whole histories for next-item models
+        (``model.score_histories``: a model with user parameters uses its trained ones).
     metrics: names from METRICS; default FULL_DEFAULT (AUC is opt-in for full ranking,
         since it compares every positive with every item) or SAMPLED_DEFAULT.
     """
@@ -208,7 +247,17 @@ def evaluate(
     if negatives is not None:
         names = _metric_names(metrics, SAMPLED_DEFAULT)
         return _evaluate_sampled(
-            model, train, test, negatives, names, ks, profiles, batch_size, callback, started
+            model,
+            train,
+            test,
+            negatives,
+            names,
+            ks,
+            profiles,
+            batch_size,
+            callback,
+            started,
+            known_users,
         )
     names = _metric_names(metrics, FULL_DEFAULT)
     seen = train.matrix()
@@ -226,7 +275,7 @@ def evaluate(
     for start in range(0, len(candidates_users), batch_size):
         batch = candidates_users[start : start + batch_size]
         if len(batch):
-            scores = _scores_for(model, batch, profiles)
+            scores = _scores_for(model, batch, profiles, known_users)
             if scores.shape != (len(batch), train.n_items):
                 raise ValueError(
                     f"model.score returned {scores.shape}, expected {(len(batch), train.n_items)}"
@@ -242,11 +291,39 @@ def evaluate(
             callback(
                 done / len(candidates_users), f"evaluated {done}/{len(candidates_users)} users"
             )
-    return collector.result(train, "full", started)
+    return _with_events(collector.result(train, "full", started), test)
+
+
+def _with_events(result: EvaluationResult, test: Interactions) -> EvaluationResult:
+    """Where every evaluated user has exactly one held-out event (leave-last-out), a row is
+    that event: record its work and time, so results pair on events."""
+    counts = np.bincount(test.users, minlength=test.n_users)
+    if not len(result.users) or (counts[result.users] != 1).any():
+        return result
+    position = np.full(test.n_users, -1, dtype=np.int64)
+    position[test.users] = np.arange(len(test))
+    rows = position[result.users]
+    result.items = test.items[rows].astype(np.int64)
+    result.times = (
+        test.timestamps[rows].astype(np.float64)
+        if test.timestamps is not None
+        else np.full(len(rows), -1.0)
+    )
+    return result
 
 
 def _evaluate_sampled(
-    model, train, test, negatives, names, ks, profiles, batch_size, callback, started
+    model,
+    train,
+    test,
+    negatives,
+    names,
+    ks,
+    profiles,
+    batch_size,
+    callback,
+    started,
+    known_users=False,
 ) -> EvaluationResult:
     positives = test.matrix()
     users = np.unique(test.users)
@@ -282,7 +359,7 @@ def _evaluate_sampled(
         if profiles is None:
             scores = np.asarray(model.score(batch, candidates), dtype=np.float32)
         else:
-            full = _scores_for(model, batch, profiles)
+            full = _scores_for(model, batch, profiles, known_users)
             scores = np.take_along_axis(full, np.maximum(candidates, 0), axis=1)
             scores[candidates < 0] = -np.inf
         if np.isnan(scores).any():
@@ -295,4 +372,4 @@ def _evaluate_sampled(
         if callback is not None:
             done = min(start + batch_size, len(users))
             callback(done / len(users), f"evaluated {done}/{len(users)} users")
-    return collector.result(train, "sampled", started)
+    return _with_events(collector.result(train, "sampled", started), test)

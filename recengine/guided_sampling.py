@@ -1,42 +1,123 @@
 """Training triplets for profile-based visual models: uniform, or CuratorNet's guidelines.
 
-A triplet is (user, profile, positive, negative): the profile is a set of items the
-model pools into a user vector (CuratorNet), the user index is what per-user models use
-(VBPR; -1 for an artificial profile). CuratorNet's paper (Messina et al. 2020) samples
-by six guidelines instead of uniformly; the ones here:
+A triplet is (user, profile, positive, negative): the profile is a set of works the model
+pools into a user vector (CuratorNet), the user index is what per-user models use (VBPR;
+-1 for an artificial profile). CuratorNet's paper (Messina et al. 2020, arXiv 2009.04426,
+its "Data sampling guidelines" in the section on the model) samples training triplets by
+six guidelines instead of uniformly. In its notation I+_u is what user u purchased,
+P_u,k their k-th purchase basket, and a user "likes" the visual clusters and artists of
+the works in I+_u:
 
-    next_basket            profile = baskets before t, positive from basket t
-    missing_basket         profile = every basket but one, positive from that one
-    artist_cluster         positive: an unseen work by an artist of the profile, in a
-                           visual cluster of the profile; negative: neither
-    fake_profile_cluster   profile = one random work, positive from its visual cluster,
-                           negative from another cluster
-    fake_profile_artist    profile = one random work, positive by the same artist (same
-                           cluster when there is one), negative by another artist
-    uniform                profile = the user's other items, positive one of theirs
+    1 missing_item         "Predicting missing item in purchase basket": for a basket
+                           P_u,k with at least two works, hide one work i of it and use
+                           the rest as profile (the authors' notebook: every purchase up
+                           to and including basket k, minus i); i ranks above a work
+                           j not in I+_u in no cluster and by no artist u likes.
+    2 next_basket          "Predicting next purchase basket": the profile is what u bought
+                           up to basket k, the positive a work of P_u,k+1; negative as in 1.
+    3 artist_cluster       "Recommending visually similar artworks from favorite artists":
+                           the profile is I+_u, the positive a work not in I+_u by an
+                           artist and in a visual cluster of I+_u; negative as in 1.
+    4 profile_items        "Recommending profile items from the same user profile": the
+                           profile is I+_u, the positive a work of it, the negative any
+                           work outside I+_u (BPR's own idea, with the profile kept whole).
+    5 fake_profile_item    "Recommending profile items given an artificially created user
+                           profile": the profile is one work i, the positive i itself,
+                           the negative any other work.
+    6 fake_profile_artist  "Artificial profile with a single item: recommend visually
+                           similar items from the same artist": the profile is one work
+                           i', the positive another work of its artist, the negative a
+                           work by another artist.
 
-Negatives of real-user triplets are never items the user consumed. Visual clusters are
-k-means clusters of PCA-reduced item features; baskets are a user's purchases within
-``basket_seconds`` of each other (one day by default).
+Details the paper leaves to its authors' notebook (ialab-puc/CuratorNet,
+experiments/training.ipynb), followed here: equal shares for the six guidelines (their
+10M triplets, a sixth each); negatives of 4-6 come with probability ``hard_negatives``
+(their 0.6) from the visual cluster of the positive (4, 5) or of the profile work (6),
+else from a random cluster; in 6 the negative must also be visually no closer to the
+profile work than the positive is (cluster agreement, else a cosine margin of 0.1);
+a positive and a negative that are the same image (one cluster, cosine ~ 1) are dropped.
+Their fixed set of triplets is drawn afresh every epoch here, and a profile is capped at
+``max_profile`` works (the most recent).
+
+Profiles are built as the paper builds them: purchases in time order, a basket being
+the purchases at one timestamp (a purchase session; ``basket_seconds`` > 0 joins
+purchases that close). Where the log has event kinds, baskets are its purchases, and a
+profile (I+_u, or "up to basket k") holds the user's events of every kind up to then:
+what the model pools when it serves that user. A negative is never a work the user
+consumed. The clusters are k-means clusters of PCA-reduced item features (``visual_space``);
+artists come from the "artist=" item attributes.
+
+A draw that finds no valid case (a user without a two-work basket, a catalogue without
+artists) falls back to a uniform triplet, labelled "uniform (fallback)" and counted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .data import Interactions
+from .guideline_draws import HARD_NEGATIVES, GuidelineDraws
 
 GUIDELINES = (
+    "missing_item",
     "next_basket",
-    "missing_basket",
     "artist_cluster",
-    "fake_profile_cluster",
+    "profile_items",
+    "fake_profile_item",
     "fake_profile_artist",
 )
+REAL_USER_GUIDELINES = GUIDELINES[:4]
+UNIFORM = "uniform"  # not a guideline of the paper; may be mixed in by name
+FALLBACK = "uniform (fallback)"
+LABELS = (*GUIDELINES, UNIFORM, FALLBACK)  # what Triplets.guideline indexes
 STRATEGIES = ("uniform", "guided")
-REAL_USER_GUIDELINES = ("next_basket", "missing_basket", "artist_cluster", "uniform")
+ATTEMPTS = 5  # the notebook's tries per triplet before it gives the case up
+
+
+def parse_guidelines(
+    value: Any, *, real_users_only: bool = False, model: str = ""
+) -> dict[str, float]:
+    """Share of each chosen guideline, from the ``guidelines`` hyperparameter.
+
+    value: None, "" or "all" (every guideline of the paper in equal shares; for a
+    per-user model the four with a real user), comma-separated names ("next_basket,
+    profile_items"), a list of names, or a {name: weight} mapping. Names are GUIDELINES,
+    plus "uniform". real_users_only: the model learns a vector per real user (VBPR), so
+    an artificial profile has nobody to train and is refused.
+    """
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "all")):
+        names = REAL_USER_GUIDELINES if real_users_only else GUIDELINES
+        return {name: 1.0 / len(names) for name in names}
+    if isinstance(value, str):
+        weights = {name.strip(): 1.0 for name in value.split(",") if name.strip()}
+    elif isinstance(value, Mapping):
+        weights = {str(name).strip(): float(w) for name, w in value.items()}
+    elif isinstance(value, Iterable):
+        weights = {str(name).strip(): 1.0 for name in value}
+    else:
+        raise ValueError(f"guidelines must be names or a name -> weight mapping, not {value!r}")
+    known = (*GUIDELINES, UNIFORM)
+    unknown = [name for name in weights if name not in known]
+    if unknown:
+        raise ValueError(f"unknown guideline(s) {unknown}; known: {', '.join(known)}")
+    if any(w < 0 for w in weights.values()):
+        raise ValueError(f"guideline weights must be >= 0, not {weights}")
+    weights = {name: w for name, w in weights.items() if w > 0}
+    if not weights:
+        raise ValueError(f"no guideline chosen; known: {', '.join(known)}")
+    artificial = [name for name in weights if name not in (*REAL_USER_GUIDELINES, UNIFORM)]
+    if real_users_only and artificial:
+        raise ValueError(
+            f"{model or 'this model'} learns a vector per real user, and an artificial "
+            f"profile ({', '.join(artificial)}) has no user whose vector it could train; "
+            f"choose among {', '.join((*REAL_USER_GUIDELINES, UNIFORM))}"
+        )
+    total = sum(weights.values())
+    return {name: weights[name] / total for name in known if name in weights}
 
 
 @dataclass
@@ -48,10 +129,18 @@ class Triplets:
     negatives: np.ndarray  # (N,) int64
     profile_ptr: np.ndarray  # (N + 1,) int64
     profile_items: np.ndarray  # (total,) int64
-    guideline: np.ndarray  # (N,) int8 index into GUIDELINES + ("uniform",)
+    guideline: np.ndarray  # (N,) int8 index into LABELS
 
     def __len__(self) -> int:
         return len(self.users)
+
+    def profile(self, t: int) -> np.ndarray:
+        return self.profile_items[self.profile_ptr[t] : self.profile_ptr[t + 1]]
+
+    def counts(self) -> dict[str, int]:
+        """Triplets per label (guideline name, "uniform", "uniform (fallback)")."""
+        tally = np.bincount(self.guideline.astype(np.int64), minlength=len(LABELS))
+        return {label: int(tally[i]) for i, label in enumerate(LABELS) if tally[i]}
 
     def subset(self, rows: np.ndarray) -> Triplets:
         starts, stops = self.profile_ptr[rows], self.profile_ptr[rows + 1]
@@ -71,18 +160,32 @@ class Triplets:
         )
 
 
-def visual_clusters(
+def shares_of(counts: Mapping[str, int]) -> dict[str, float]:
+    """label -> share of the triplets (sums to 1 when there are any)."""
+    total = sum(counts.values())
+    return {label: (n / total if total else 0.0) for label, n in counts.items()}
+
+
+def visual_space(
     features: np.ndarray, n_clusters: int = 20, pca_dim: int = 32, seed: int = 0
-) -> np.ndarray:
-    """(n_items,) cluster label of each item: k-means on PCA-reduced, L2-normalised
-    features."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """(n_items, d) L2-normalised, PCA-reduced features and (n_items,) k-means labels on
+    them: the visual clusters the guidelines read and the space their checks measure."""
     from sklearn.cluster import KMeans
 
-    from .features.projection import FeatureProjection
+    from .features.projection import FeatureProjection, l2_normalise
 
     reduced = FeatureProjection(l2=True, pca_dim=pca_dim).fit_transform(features)
     k = max(1, min(int(n_clusters), len(reduced)))
-    return KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(reduced).astype(np.int64)
+    labels = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(reduced)
+    return l2_normalise(reduced), labels.astype(np.int64)
+
+
+def visual_clusters(
+    features: np.ndarray, n_clusters: int = 20, pca_dim: int = 32, seed: int = 0
+) -> np.ndarray:
+    """(n_items,) cluster label of each item (see ``visual_space``)."""
+    return visual_space(features, n_clusters, pca_dim, seed)[1]
 
 
 def item_artists(data: Interactions) -> np.ndarray:
@@ -102,9 +205,9 @@ def item_artists(data: Interactions) -> np.ndarray:
 class TripletSampler:
     """Draws an epoch of triplets from a training log.
 
-    strategy: "uniform" or "guided" (the guidelines in ``weights`` proportions).
-    real_users_only: keep only guidelines with a real user (for VBPR, which has per-user
-    parameters and cannot use an artificial profile).
+    strategy: "uniform", or "guided" (the guidelines, see ``parse_guidelines``).
+    real_users_only: keep to guidelines with a real user (VBPR).
+    clusters, artists, embedding, basket_seconds, hard_negatives: see GuidelineDraws.
     """
 
     def __init__(
@@ -112,77 +215,65 @@ class TripletSampler:
         train: Interactions,
         strategy: str = "uniform",
         *,
+        guidelines: Any = None,
         clusters: np.ndarray | None = None,
         artists: np.ndarray | None = None,
-        weights: dict[str, float] | None = None,
-        basket_seconds: float = 86400.0,
+        embedding: np.ndarray | None = None,
+        basket_seconds: float = 0.0,
+        hard_negatives: float = HARD_NEGATIVES,
         max_profile: int = 50,
         real_users_only: bool = False,
+        model: str = "",
     ) -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f"sampling must be one of {STRATEGIES}, not {strategy!r}")
+        if strategy == "uniform" and guidelines not in (None, ""):
+            raise ValueError("guidelines choose among CuratorNet's: set sampling='guided'")
         self.strategy = strategy
-        self.n_items = train.n_items
+        self.shares = (
+            {UNIFORM: 1.0}
+            if strategy == "uniform"
+            else parse_guidelines(guidelines, real_users_only=real_users_only, model=model)
+        )
         self.max_profile = int(max_profile)
-        self.profiles = train.profiles()  # time order, repeats dropped
-        self.seen = [set(p.tolist()) for p in self.profiles]
-        self.users = np.flatnonzero([len(p) > 0 for p in self.profiles])
-        self.baskets = self._baskets(train, basket_seconds)
-        self.clusters = clusters if clusters is not None else np.zeros(self.n_items, np.int64)
-        self.artists = artists if artists is not None else np.full(self.n_items, -1, np.int64)
-        chosen = weights or {g: 1.0 for g in GUIDELINES}
-        if real_users_only:
-            chosen = {g: w for g, w in chosen.items() if g in REAL_USER_GUIDELINES}
-        unknown = set(chosen) - set(GUIDELINES) - {"uniform"}
-        if unknown:
-            raise ValueError(f"unknown guideline(s) {sorted(unknown)}")
-        total = sum(chosen.values())
-        self.weights = {g: w / total for g, w in chosen.items() if w > 0}
-        self._by_cluster = _groups(self.clusters)
-        self._by_artist = _groups(self.artists)
+        self.draws = GuidelineDraws(
+            train,
+            clusters=clusters,
+            artists=artists,
+            embedding=embedding,
+            basket_seconds=basket_seconds,
+            hard_negatives=hard_negatives,
+        )
 
-    @staticmethod
-    def _baskets(train: Interactions, basket_seconds: float) -> list[list[np.ndarray]]:
-        """Per user, item arrays of consecutive purchases within basket_seconds."""
-        order = train.chronological_order()
-        users, items = train.users[order], train.items[order]
-        times = train.timestamps[order] if train.timestamps is not None else np.arange(len(order))
-        baskets: list[list[np.ndarray]] = [[] for _ in range(train.n_users)]
-        bounds = np.searchsorted(users, np.arange(train.n_users + 1))
-        for user in range(train.n_users):
-            a, b = bounds[user], bounds[user + 1]
-            if a == b:
-                continue
-            gaps = np.flatnonzero(np.diff(times[a:b]) > basket_seconds) + 1
-            for part in np.split(items[a:b], gaps):
-                baskets[user].append(np.unique(part))
-        return baskets
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """What this sampler can report: its guidelines, and the fallback when guided."""
+        return tuple(self.shares) + ((FALLBACK,) if self.strategy == "guided" else ())
 
     def sample(self, rng: np.random.Generator, n: int) -> Triplets:
-        """``n`` triplets (fewer if a guideline finds no valid case for some draws)."""
-        if self.strategy == "uniform":
-            names = ["uniform"] * n
-        else:
-            keys = list(self.weights)
-            names = rng.choice(keys, size=n, p=[self.weights[k] for k in keys]).tolist()
+        """``n`` triplets, each guideline its share (largest remainder), in blocks; fewer
+        only when even a uniform triplet cannot be drawn (no user with a profile)."""
         users, positives, negatives, lengths, items, kinds = [], [], [], [], [], []
-        labels = {g: i for i, g in enumerate((*GUIDELINES, "uniform"))}
-        for name in names:
-            drawn = getattr(self, f"_{name}")(rng)
-            if drawn is None:
-                drawn = self._uniform(rng)
-                name = "uniform"
-            if drawn is None:
-                continue
-            user, profile, positive, negative = drawn
-            if len(profile) > self.max_profile:
-                profile = profile[-self.max_profile :]
-            users.append(user)
-            positives.append(positive)
-            negatives.append(negative)
-            lengths.append(len(profile))
-            items.append(profile)
-            kinds.append(labels[name])
+        for name, quota in _quotas(int(n), self.shares).items():
+            draw = getattr(self.draws, name)
+            for _ in range(quota):
+                label, drawn = name, None
+                for _ in range(ATTEMPTS):
+                    drawn = draw(rng)
+                    if drawn is not None:
+                        break
+                if drawn is None:
+                    label, drawn = FALLBACK, self.draws.uniform(rng)
+                if drawn is None:
+                    continue
+                user, profile, positive, negative = drawn
+                profile = profile[-self.max_profile :] if self.max_profile > 0 else profile
+                users.append(user)
+                positives.append(positive)
+                negatives.append(negative)
+                lengths.append(len(profile))
+                items.append(profile)
+                kinds.append(LABELS.index(label))
         return Triplets(
             users=np.asarray(users, dtype=np.int64),
             positives=np.asarray(positives, dtype=np.int64),
@@ -194,103 +285,12 @@ class TripletSampler:
             guideline=np.asarray(kinds, dtype=np.int8),
         )
 
-    # ----------------------------------------------------------- helpers
-    def _unseen(self, rng, user: int, pool: np.ndarray | None = None) -> int | None:
-        """A random item the user never consumed, from ``pool`` when given."""
-        seen = self.seen[user] if user >= 0 else set()
-        for _ in range(30):
-            item = int(rng.integers(self.n_items) if pool is None else rng.choice(pool))
-            if item not in seen:
-                return item
-        return None
 
-    def _user(self, rng, minimum_items: int = 2) -> int | None:
-        for _ in range(10):
-            user = int(rng.choice(self.users))
-            if len(self.profiles[user]) >= minimum_items:
-                return user
-        return None
-
-    # ----------------------------------------------------------- guidelines
-    def _uniform(self, rng):
-        user = self._user(rng, 1)
-        if user is None:
-            return None
-        profile = self.profiles[user]
-        pick = int(rng.integers(len(profile)))
-        negative = self._unseen(rng, user)
-        if negative is None:
-            return None
-        rest = np.delete(profile, pick)
-        return user, rest, int(profile[pick]), negative
-
-    def _next_basket(self, rng):
-        user = self._user(rng)
-        if user is None or len(self.baskets[user]) < 2:
-            return None
-        t = int(rng.integers(1, len(self.baskets[user])))
-        profile = np.concatenate(self.baskets[user][:t])
-        positive = int(rng.choice(self.baskets[user][t]))
-        negative = self._unseen(rng, user)
-        return None if negative is None else (user, profile, positive, negative)
-
-    def _missing_basket(self, rng):
-        user = self._user(rng)
-        if user is None or len(self.baskets[user]) < 2:
-            return None
-        held = int(rng.integers(len(self.baskets[user])))
-        profile = np.concatenate([b for i, b in enumerate(self.baskets[user]) if i != held])
-        positive = int(rng.choice(self.baskets[user][held]))
-        negative = self._unseen(rng, user)
-        return None if negative is None else (user, profile, positive, negative)
-
-    def _artist_cluster(self, rng):
-        user = self._user(rng, 1)
-        if user is None:
-            return None
-        profile = self.profiles[user]
-        artists = set(self.artists[profile].tolist()) - {-1}
-        clusters = set(self.clusters[profile].tolist())
-        matching = np.flatnonzero(
-            np.isin(self.artists, list(artists)) & np.isin(self.clusters, list(clusters))
-        )
-        opposite = np.flatnonzero(
-            ~np.isin(self.artists, list(artists)) & ~np.isin(self.clusters, list(clusters))
-        )
-        if not len(matching) or not len(opposite):
-            return None
-        positive = self._unseen(rng, user, matching)
-        negative = self._unseen(rng, user, opposite)
-        if positive is None or negative is None:
-            return None
-        return user, profile, positive, negative
-
-    def _fake_profile_cluster(self, rng):
-        item = int(rng.integers(self.n_items))
-        same = self._by_cluster.get(int(self.clusters[item]), np.zeros(0, np.int64))
-        same = same[same != item]
-        other = np.flatnonzero(self.clusters != self.clusters[item])
-        if not len(same) or not len(other):
-            return None
-        return -1, np.array([item]), int(rng.choice(same)), int(rng.choice(other))
-
-    def _fake_profile_artist(self, rng):
-        item = int(rng.integers(self.n_items))
-        artist = int(self.artists[item])
-        if artist < 0:
-            return None
-        same = self._by_artist.get(artist, np.zeros(0, np.int64))
-        same = same[same != item]
-        in_cluster = same[self.clusters[same] == self.clusters[item]]
-        other = np.flatnonzero((self.artists != artist) & (self.artists >= 0))
-        if not len(same) or not len(other):
-            return None
-        positive = int(rng.choice(in_cluster if len(in_cluster) else same))
-        return -1, np.array([item]), positive, int(rng.choice(other))
-
-
-def _groups(labels: np.ndarray) -> dict[int, np.ndarray]:
-    order = np.argsort(labels, kind="stable")
-    values, starts = np.unique(labels[order], return_index=True)
-    bounds = list(starts) + [len(order)]
-    return {int(v): order[bounds[i] : bounds[i + 1]] for i, v in enumerate(values)}
+def _quotas(n: int, shares: Mapping[str, float]) -> dict[str, int]:
+    """n split by shares, exactly: floors, then the largest remainders get one more."""
+    raw = {name: n * share for name, share in shares.items()}
+    quotas = {name: int(np.floor(value)) for name, value in raw.items()}
+    left = n - sum(quotas.values())
+    for name in sorted(raw, key=lambda k: quotas[k] - raw[k])[:left]:
+        quotas[name] += 1
+    return quotas

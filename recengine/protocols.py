@@ -1,12 +1,17 @@
 """The two visual-art protocols beside full and sampled ranking.
 
-profile cut (the art-recommendation tutorial's): one held-out item per user, the
-    user's profile cut to their last ``profile_limit`` training items, the whole
-    catalogue ranked (training items excluded); AUC, RR, R@k, P@k, nDCG@k.
-one-of-a-kind (CuratorNet's paper): at every purchase, in time order, rank only the
-    works in stock at that moment (listed already, not sold before), with all of the
-    collector's earlier purchases as the profile. A one-of-a-kind work is bought once,
-    so this is the question a gallery really asks.
+profile cut (the art-recommendation tutorial's): one held-out item per user, the user's
+    profile cut to their last ``profile_limit`` training items, the whole catalogue
+    ranked (training items excluded).
+one-of-a-kind (CuratorNet's paper): at every purchase, in time order, rank only the works
+    in stock at that moment: listed by then and not sold before it. A work is sold by
+    its first purchase (a like is not a sale). The profile is every earlier event of the
+    chosen kinds (validation window included); a one-of-a-kind work is bought once, so
+    this is the question a gallery really asks.
+
+Both report the canonical metric names of recengine.evaluation (AUC, MRR, HR@k, Recall@k,
+Precision@k, NDCG@k) and keep one row per ranked event, keyed by (user, work, time), so
+paired tests join events, not users.
 
 Models that pool a profile (VisRank, CuratorNet, ItemKNN, EASE, ...) are scored from
 the profile; models with per-user vectors (BPR, VBPR, ...) score the user they were
@@ -21,8 +26,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import metrics as m
-from .data import Interactions
+from .data import Interactions, concatenate
 from .evaluation import EvaluationResult
+
+PURCHASE = "purchase"
+SCORE_BATCH = 256  # profiles scored at once
 
 
 def can_fold_in(model) -> bool:
@@ -34,34 +42,46 @@ def can_fold_in(model) -> bool:
     return True
 
 
-def _finish(values: dict[str, list], users: list, protocol: str, started: float, note: str):
-    per_user = {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
+def _metrics_of(scores: np.ndarray, relevant: np.ndarray, ks: Sequence[int]) -> dict:
+    values = m.ranking_metrics(scores, relevant, ks)
+    out = {"AUC": m.auc(scores, relevant), "MRR": m.reciprocal_rank(scores, relevant)}
+    for k in ks:
+        for name in ("HR", "Recall", "Precision", "NDCG"):
+            out[f"{name}@{k}"] = values[f"{name}@{k}"]
+    return out
+
+
+def _result(values, users, items, times, protocol, started, note, diagnostics=None):
+    per_row = {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
     means = {
         k: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
-        for k, v in per_user.items()
+        for k, v in per_row.items()
     }
-    return EvaluationResult(
+    result = EvaluationResult(
         metrics=means,
-        per_user=per_user,
+        per_user=per_row,
         users=np.asarray(users, dtype=np.int64),
         n_users=len(users),
         protocol=protocol,
         seconds=time.perf_counter() - started,
         note=note,
+        items=np.asarray(items, dtype=np.int64),
+        times=np.asarray(times, dtype=np.float64),
+        diagnostics=dict(diagnostics or {}),
     )
+    return result
 
 
-def _metrics_of(scores: np.ndarray, relevant: np.ndarray, ks: Sequence[int]) -> dict:
-    values = m.ranking_metrics(scores, relevant, ks)
-    reciprocal = m.reciprocal_rank(scores, relevant)
-    out = {"AUC": m.auc(scores, relevant), "RR": reciprocal}
-    for k in ks:
-        out[f"R@{k}"] = values[f"Recall@{k}"]
-        out[f"P@{k}"] = values[f"Precision@{k}"]
-        out[f"nDCG@{k}"] = values[f"NDCG@{k}"]
-        # the reciprocal rank counted only inside the top k (the seeds' MRR@k)
-        out[f"MRR@{k}"] = np.where(reciprocal >= 1.0 / k, reciprocal, 0.0)
-    return out
+def _scores(model, fold: bool, users: np.ndarray, profiles: list[np.ndarray]) -> np.ndarray:
+    """(len(users), n_items) float64 scores, in batches."""
+    parts = []
+    for start in range(0, len(users), SCORE_BATCH):
+        if fold:
+            block = model.score_profiles(profiles[start : start + SCORE_BATCH])
+        else:
+            block = model.score(np.asarray(users[start : start + SCORE_BATCH]))
+        parts.append(np.asarray(block, dtype=np.float64))
+    return np.concatenate(parts) if parts else np.zeros((0, 0))
 
 
 def evaluate_profile_cut(
@@ -70,95 +90,140 @@ def evaluate_profile_cut(
     test: Interactions,
     ks: Sequence[int] = (20, 100),
     profile_limit: int = 10,
-    batch_size: int = 512,
 ) -> EvaluationResult:
-    """The tutorial protocol; ``test`` should hold one item per user (leave-last-out)."""
+    """The tutorial protocol; ``test`` should hold one item per user (leave-last-out).
+
+    One row per test event (a user with several test events is ranked once per event,
+    each event against the same training profile)."""
     started = time.perf_counter()
     fold = can_fold_in(model)
     profiles = train.profiles()  # time order
     seen = train.matrix()
-    positives = test.matrix()
-    users = np.unique(test.users)
+    order = np.lexsort((test.items, test.users))
+    users, items = test.users[order], test.items[order]
+    times = test.timestamps[order] if test.timestamps is not None else np.full(len(order), -1.0)
+    cut = [profiles[u][-profile_limit:] for u in users]
+    scores = _scores(model, fold, users, cut)
     values: dict[str, list] = {}
-    kept: list[int] = []
-    for start in range(0, len(users), batch_size):
-        batch = users[start : start + batch_size]
-        if fold:
-            cut = [profiles[u][-profile_limit:] for u in batch]
-            scores = np.asarray(model.score_profiles(cut), dtype=np.float64)
-        else:
-            scores = np.asarray(model.score(batch), dtype=np.float64)
-        sub = seen[batch]
-        scores[np.repeat(np.arange(len(batch)), np.diff(sub.indptr)), sub.indices] = -np.inf
-        relevant = (positives[batch].toarray() > 0) & np.isfinite(scores)
-        keep = relevant.any(axis=1)
-        for key, value in _metrics_of(scores[keep], relevant[keep], ks).items():
+    kept = []
+    for row, (user, item) in enumerate(zip(users, items, strict=True)):
+        line = scores[row].copy()
+        line[seen.indices[seen.indptr[user] : seen.indptr[user + 1]]] = -np.inf
+        if not np.isfinite(line[item]):
+            continue  # the held-out work is also a training work of this user
+        relevant = np.zeros((1, len(line)), dtype=bool)
+        relevant[0, item] = True
+        for key, value in _metrics_of(line[None, :], relevant, ks).items():
             values.setdefault(key, []).extend(value.tolist())
-        kept.extend(batch[keep].tolist())
+        kept.append(row)
     note = f"last {profile_limit} training items" if fold else "user vector"
-    return _finish(values, kept, "profile-cut", started, note)
+    kept = np.asarray(kept, dtype=np.int64)
+    return _result(values, users[kept], items[kept], times[kept], "profile-cut", started, note)
+
+
+def sale_times(history: Interactions, sale_kinds: Sequence[str] = (PURCHASE,)) -> np.ndarray:
+    """(n_items,) time of each work's first sale event (inf: never sold). In a log without
+    kinds every event is a sale (a plain purchase log)."""
+    sold = np.full(history.n_items, np.inf)
+    sales = history.kind_mask(list(sale_kinds))
+    np.minimum.at(sold, history.items[sales], history.timestamps[sales])
+    return sold
 
 
 def evaluate_one_of_a_kind(
     model,
-    train: Interactions,
     events: Interactions,
+    history: Interactions,
+    *,
     listed_at: np.ndarray | None = None,
+    sold_at: np.ndarray | None = None,
+    profile_kinds: Sequence[str] | None = None,
     ks: Sequence[int] = (20, 100),
-    history: Interactions | None = None,
 ) -> EvaluationResult:
-    """Rank the works in stock at each purchase of ``events`` (time-ordered).
+    """Rank the works in stock at each event of ``events`` (time order).
 
-    train: what the model was fitted on (its purchases are history too).
+    events: the ranked events (purchases in the test window, by default of the split).
+    history: every event the gallery knew (all parts of the split, every kind): profiles
+        are read from it.
     listed_at: (n_items,) listing time of each work; default: listed from the start.
-    history: every purchase (train and events) for the profiles and what was sold when;
-        default train + events.
-    Per-event values are kept (``users`` holds the event's user).
+    sold_at: (n_items,) sale time of each work; default: its first purchase in history
+        (``sale_times``). A work is in stock at t when listed_at <= t <= sold_at: the
+        work bought at t is a candidate, nothing sold before t is.
+    profile_kinds: kinds of the earlier events that form the profile; default all.
+
+    The profile of an event (u, i, t) is the works of u's events before t of those kinds,
+    except i itself: the held-out work's own earlier events (a like before the purchase)
+    would put the answer in the question. Candidates are every work in stock at t, the
+    user's liked works included (still for sale, so still a fair answer), minus the
+    profile. An event without a profile is skipped (a first purchase has nothing to
+    start from), and so is one whose work was not in stock (inconsistent data); both are
+    counted in ``diagnostics``.
     """
     started = time.perf_counter()
-    if events.timestamps is None or train.timestamps is None:
+    if events.timestamps is None or history.timestamps is None:
         raise ValueError("the one-of-a-kind protocol needs timestamps")
     fold = can_fold_in(model)
-    everything = history or _concatenate(train, events)
-    n_items = train.n_items
-    if listed_at is None:
-        listed_at = np.full(n_items, -np.inf)
-    first_sale = np.full(n_items, np.inf)
-    np.minimum.at(first_sale, everything.items, everything.timestamps)
-    order = np.argsort(everything.timestamps, kind="stable")
-    all_users, all_items = everything.users[order], everything.items[order]
-    all_times = everything.timestamps[order]
-    values: dict[str, list] = {}
-    kept: list[int] = []
-    for e in np.argsort(events.timestamps, kind="stable"):
+    n_items = history.n_items
+    listed_at = np.full(n_items, -np.inf) if listed_at is None else np.asarray(listed_at, float)
+    sold_at = sale_times(history) if sold_at is None else np.asarray(sold_at, dtype=float)
+    sold_at = np.where(np.isnan(sold_at), np.inf, sold_at)
+    usable = history.kind_mask(None if profile_kinds is None else list(profile_kinds))
+    by_user = [[] for _ in range(history.n_users)]
+    for row in np.flatnonzero(usable):
+        by_user[int(history.users[row])].append(row)
+    order = np.lexsort((events.items, events.users, events.timestamps))
+    chosen, profiles = [], []
+    skipped = {"no profile": 0, "not in stock": 0}
+    for e in order:
         user, item, when = int(events.users[e]), int(events.items[e]), events.timestamps[e]
-        earlier = (all_users == user) & (all_times < when)
-        profile = np.unique(all_items[earlier])
+        rows = np.asarray(by_user[user], dtype=np.int64)
+        earlier = rows[history.timestamps[rows] < when] if len(rows) else rows
+        profile = np.unique(history.items[earlier])
+        profile = profile[profile != item]
         if not len(profile):
-            continue  # a first purchase has no profile to start from
-        in_stock = (listed_at <= when) & (first_sale >= when)
-        in_stock[profile] = False
-        in_stock[item] = True
-        if fold:
-            scores = np.asarray(model.score_profiles([profile])[0], dtype=np.float64)
-        else:
-            scores = np.asarray(model.score(np.array([user]))[0], dtype=np.float64)
-        scores = np.where(in_stock, scores, -np.inf)[None, :]
-        relevant = np.zeros_like(scores, dtype=bool)
-        relevant[0, item] = True
-        for key, value in _metrics_of(scores, relevant, ks).items():
+            skipped["no profile"] += 1
+            continue
+        if not (listed_at[item] <= when <= sold_at[item]):
+            skipped["not in stock"] += 1
+            continue
+        chosen.append(e)
+        profiles.append(profile)
+    chosen = np.asarray(chosen, dtype=np.int64)
+    scores = _scores(model, fold, events.users[chosen], profiles)
+    values: dict[str, list] = {}
+    candidates = []
+    for row, e in enumerate(chosen):
+        when = events.timestamps[e]
+        in_stock = (listed_at <= when) & (sold_at >= when)
+        in_stock[profiles[row]] = False
+        line = np.where(in_stock, scores[row], -np.inf)[None, :]
+        relevant = np.zeros_like(line, dtype=bool)
+        relevant[0, events.items[e]] = True
+        for key, value in _metrics_of(line, relevant, ks).items():
             values.setdefault(key, []).extend(value.tolist())
-        values.setdefault("in_stock", []).append(int(in_stock.sum()))
-        kept.append(user)
-    note = "all earlier purchases" if fold else "user vector"
-    return _finish(values, kept, "one-of-a-kind", started, note)
-
-
-def _concatenate(a: Interactions, b: Interactions) -> Interactions:
-    return Interactions(
-        user_ids=a.user_ids,
-        item_ids=a.item_ids,
-        users=np.concatenate([a.users, b.users]),
-        items=np.concatenate([a.items, b.items]),
-        timestamps=np.concatenate([a.timestamps, b.timestamps]),
+        candidates.append(int(in_stock.sum()))
+    kinds = (
+        "every earlier event" if profile_kinds is None else "earlier " + ", ".join(profile_kinds)
     )
+    note = f"{kinds} (the held-out work's own left out)" if fold else "user vector"
+    diagnostics = {
+        "ranked_events": int(len(chosen)),
+        "skipped_no_profile": skipped["no profile"],
+        "skipped_not_in_stock": skipped["not in stock"],
+        "mean_candidates": round(float(np.mean(candidates)), 2) if candidates else 0.0,
+    }
+    return _result(
+        values,
+        events.users[chosen],
+        events.items[chosen],
+        events.timestamps[chosen],
+        "one-of-a-kind",
+        started,
+        note,
+        diagnostics,
+    )
+
+
+def history_of(*parts: Interactions) -> Interactions:
+    """Every event of the given parts as one log (their union is what the gallery knew)."""
+    return concatenate([p for p in parts if p is not None])

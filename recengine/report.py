@@ -26,7 +26,8 @@ def markdown(report: dict, metrics: list[str] | None = None) -> str:
             for k, v in row["hyperparameters"].items()
             if k not in ("device", "amp", "valid_users", "seed", "eval_every")
         }
-        cells = [row["model"], *(_value(row["metrics"].get(k, "—")) for k in keys)]
+        name = f"{row['model']} ({row['reference']})" if row.get("reference") else row["model"]
+        cells = [name, *(_value(row["metrics"].get(k, "—")) for k in keys)]
         cells.append(f"{row['fit_seconds']:.1f}")
         if epochs:
             seconds, best = row.get("epoch_seconds"), row.get("best_epoch")
@@ -35,12 +36,18 @@ def markdown(report: dict, metrics: list[str] | None = None) -> str:
         cells += [f"{row['peak_memory_mb']:.0f}", "`" + json.dumps(params) + "`"]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
+    if report.get("snapshot"):
+        lines.append(f"Data snapshot: `{report['snapshot']}`")
     lines.append(f"Command: `{' '.join(report['command'].split())}`")
     for test in report.get("paired_tests", []):
+        if "error" in test:
+            lines.append(f"- {test['a']} vs {test['b']}: no paired test ({test['error']})")
+            continue
+        pairs = test.get("n_pairs", test.get("n_users"))  # older reports counted users
         lines.append(
             f"- {test['a']} vs {test['b']} on {test['metric']}: difference "
-            f"{test['mean_difference']:+.4f} over {test['n_users']} users, Wilcoxon "
-            f"p = {test['wilcoxon_p']:.2g}, paired t p = {test['t_p']:.2g}"
+            f"{test['mean_difference']:+.4f} over {pairs} {test.get('unit', 'users')}, "
+            f"Wilcoxon p = {test['wilcoxon_p']:.2g}, paired t p = {test['t_p']:.2g}"
         )
     return "\n".join(lines)
 

@@ -8,7 +8,9 @@ pair all go to one part, or earlier rows of a held-out pair are dropped.
     random_ratio_split        per user, a random share of pairs to test and valid
     time_cut_split            everything after a global time to test (and valid)
     cold_start_items_split    new items (listed after a time, or a random share): all
-                              their rows to test
+                              their rows to test, and the items out of training
+    purchase_time_split       the one-of-a-kind protocol's: purchases after a global time
+                              to test (and valid), everything earlier to train
     cold_start_users_split    a random share of users held out of training; their first
                               rows are a profile given at prediction time (fold_in)
 """
@@ -28,12 +30,20 @@ class Split:
 
     fold_in: for cold-start users only, the rows a model may read at prediction time
     (the profile a new user gives) but never trains on.
+    test_items, valid_items: for cold-start items only, (n_items,) bool masks of the works
+    held out for test and validation: they do not exist for training (no ID table row, no
+    negative, no cluster); a model meets them only through its cold path (``add_items``).
+    history: for the one-of-a-kind protocol, every event the split was made from, the
+    source of profiles at evaluation time (never trained on beyond ``train``).
     """
 
     train: Interactions
     valid: Interactions
     test: Interactions
     fold_in: Interactions | None = None
+    test_items: np.ndarray | None = None
+    valid_items: np.ndarray | None = None
+    history: Interactions | None = None
 
 
 def temporal_leave_last_out(data: Interactions) -> Split:
@@ -200,8 +210,51 @@ def cold_start_items_split(
     role = np.where(
         np.isin(data.items, test_items), 2, np.where(np.isin(data.items, valid_items), 1, 0)
     )
+    test_mask = np.zeros(data.n_items, dtype=bool)
+    test_mask[test_items] = True
+    valid_mask = np.zeros(data.n_items, dtype=bool)
+    valid_mask[valid_items] = True
     return Split(
-        train=data.select(role == 0), valid=data.select(role == 1), test=data.select(role == 2)
+        train=data.select(role == 0),
+        valid=data.select(role == 1),
+        test=data.select(role == 2),
+        test_items=test_mask,
+        valid_items=valid_mask,
+    )
+
+
+def purchase_time_split(
+    data: Interactions,
+    target_kinds: tuple[str, ...] = ("purchase",),
+    test_share: float = 0.2,
+    valid_share: float = 0.1,
+) -> Split:
+    """The one-of-a-kind protocol's split: events of ``target_kinds`` (purchases) in the
+    last ``test_share`` of them by time go to test, the ``valid_share`` before to valid;
+    every event (of any kind) before the validation window trains. Events of other kinds
+    inside the windows (likes, views) train nothing but are history: profiles at
+    evaluation read every event before the ranked one. In a log without kinds every
+    event is a target.
+    """
+    timestamps = _require_timestamps(data, "purchase_time_split")
+    target = data.kind_mask(list(target_kinds))
+    if not target.any():
+        raise ValueError(f"no events of kind(s) {', '.join(target_kinds)} to rank")
+    test_after = _quantile_time(timestamps[target], test_share)
+    valid_after = (
+        _quantile_time(timestamps[target], test_share + valid_share)
+        if valid_share > 0
+        else test_after
+    )
+    role = np.full(len(data), -1, dtype=np.int8)
+    role[timestamps < valid_after] = 0
+    role[target & (timestamps >= valid_after) & (timestamps < test_after)] = 1
+    role[target & (timestamps >= test_after)] = 2
+    return Split(
+        train=data.select(role == 0),
+        valid=data.select(role == 1),
+        test=data.select(role == 2),
+        history=data,
     )
 
 

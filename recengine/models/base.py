@@ -54,6 +54,9 @@ class Recommender:
     # Next-item models: at test time they read the user's whole history (train and
     # validation) as a time-ordered profile, as their papers' protocols do.
     sequential: ClassVar[bool] = False
+    # Not a method but a reference line (the oracle): what it is, in words, wherever it is
+    # shown. Empty for real methods.
+    reference: ClassVar[str] = ""
 
     def __init__(self, **hyperparameters: Any) -> None:
         unknown = sorted(set(hyperparameters) - set(self.defaults))
@@ -193,6 +196,21 @@ class Recommender:
                 raise IndexError(f"profile item indices must be in [0, {self.n_items})")
         return np.asarray(self._score_profiles(profiles), dtype=np.float32)
 
+    def score_histories(self, users: np.ndarray, profiles: Sequence[np.ndarray]) -> np.ndarray:
+        """(len(users), n_items) float32 scores of training users read with the given
+        time-ordered histories (train + validation, say). Models with per-user parameters
+        and a profile (Caser) use both; a user index of -1 is a new visitor, scored from
+        the profile alone (fold-in). Other models read the profile alone."""
+        users = np.asarray(users, dtype=np.int64).reshape(-1)
+        if len(users) != len(profiles):
+            raise ValueError(f"{len(users)} users for {len(profiles)} profiles")
+        self.score_profiles(profiles[:0])  # the same checks and refusals
+        profiles = [np.asarray(p, dtype=np.int64).reshape(-1) for p in profiles]
+        return np.asarray(self._score_histories(users, profiles), dtype=np.float32)
+
+    def _score_histories(self, users: np.ndarray, profiles: list[np.ndarray]) -> np.ndarray:
+        return self.score_profiles(profiles)
+
     def _score_profiles(self, profiles: list[np.ndarray]) -> np.ndarray:
         raise NotImplementedError(
             f"the {self.name} model cannot score new profiles (it only knows the training "
@@ -224,6 +242,17 @@ class Recommender:
         raise NotImplementedError(
             f"the {self.name} model cannot score works it was not trained on; "
             "use a visual model (visrank, vbpr, dvbpr, curatornet) for new works"
+        )
+
+    def add_items_from(self, data: Interactions, items: np.ndarray) -> None:
+        """The cold path for works of ``data`` (a catalogue with side arrays) that the
+        model was not trained on: ``add_items`` with their features and images. Models
+        whose cold path reads other side information override this."""
+        items = np.asarray(items, dtype=np.int64)
+        self.add_items(
+            data.item_ids[items].tolist(),
+            features=None if data.item_features is None else data.item_features[items],
+            images=None if data.item_images is None else data.item_images[items],
         )
 
     def _extend_catalogue(self, item_ids: Sequence[str]) -> np.ndarray:

@@ -6,7 +6,9 @@ passed through 400 -> 300 -> 300 -> 200 (SELU); the score is the dot product of 
 and item vectors. There are no per-user parameters, so a new collector is served from
 a handful of chosen works without retraining, and a work listed after training is
 scored from its features alone. Trained with the BPR loss and L2 (weight decay) on
-uniform triplets or on CuratorNet's sampling guidelines (sampling="guided").
+uniform triplets or on CuratorNet's six sampling guidelines (sampling="guided", and
+``guidelines`` to choose among them; see recengine.guided_sampling). What each guideline
+produced is in ``sampling_shares_`` / ``sampling_counts_`` and in every history_ entry.
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ class CuratorNet(VisualRecommender):
 
     def _batches(self, epoch: int) -> Batches:
         size = int(self.hyperparameters["batch_size"])
-        triplets = self.sampler_.sample(self.rng_, self.samples_)
+        triplets = self._epoch_triplets(epoch)
 
         def make():
             order = self.rng_.permutation(len(triplets))

@@ -23,6 +23,12 @@ class Popularity(Recommender):
         # top-k breaks ties by the lower item index, so rankings are deterministic.
         self.counts = np.bincount(self._seen_indices, minlength=train.n_items).astype(np.float32)
 
+    def add_items(self, item_ids, features=None, images=None) -> None:
+        # Nobody has touched a work the model has not seen: its count is 0, its documented
+        # cold path.
+        self._extend_catalogue(item_ids)
+        self.counts = np.concatenate([self.counts, np.zeros(len(item_ids), np.float32)])
+
     def _score_users(self, users: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self.counts, (len(users), len(self.counts))).copy()
 

@@ -21,6 +21,9 @@ class RandomModel(Recommender):
     ) -> None:
         pass  # nothing to learn
 
+    def add_items(self, item_ids, features=None, images=None) -> None:
+        self._extend_catalogue(item_ids)  # a random score needs nothing to know a work
+
     def _draw(self, stream: int, keys: np.ndarray) -> np.ndarray:
         # One generator per row, seeded by (seed, stream, key): a user's scores
         # do not depend on which batch it arrives in, and a loaded model agrees.
@@ -40,5 +43,9 @@ class RandomModel(Recommender):
         return self._draw(0, users)
 
     def _score_profiles(self, profiles: list[np.ndarray]) -> np.ndarray:
-        # Profiles have no identity; the row position keys the draw.
-        return self._draw(1, np.arange(len(profiles)))
+        # Profiles have no identity: each call draws afresh from the seeded stream (the
+        # call count keys it), so two single-profile calls never share a ranking, and a
+        # run of the same calls from a fresh model repeats exactly.
+        self._calls = getattr(self, "_calls", 0) + 1
+        rng = np.random.default_rng((int(self.hyperparameters["seed"]), 1, self._calls))
+        return rng.random((len(profiles), self.n_items))

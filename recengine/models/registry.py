@@ -46,6 +46,7 @@ def model_info(name: str) -> dict[str, Any]:
         "description": cls.description,
         "grid": {key: list(values) for key, values in cls.grid.items()},
         "smoke": dict(cls.smoke),
+        "reference": cls.reference,
     }
 
 

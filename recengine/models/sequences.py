@@ -161,6 +161,28 @@ class SequentialRecommender(GradientRecommender):
             parts.append(self._all_scores(self.module_, represented).float().cpu().numpy())
         return np.concatenate(parts) if parts else np.zeros((0, self.n_items), np.float32)
 
+    @torch.no_grad()
+    def _score_histories(self, users: np.ndarray, profiles: list[np.ndarray]) -> np.ndarray:
+        """Training users with their own parameters (a user embedding, where the model has
+        one) read with the given sequences; users -1 fold in from the sequence alone."""
+        self.module_.eval()
+        indptr, items = pack(profiles)
+        scores = np.zeros((len(profiles), self.n_items), dtype=np.float32)
+        for known in (True, False):
+            rows = np.flatnonzero((users >= 0) == known)
+            for start in range(0, len(rows), SCORE_BATCH):
+                part = rows[start : start + SCORE_BATCH]
+                tensor = (
+                    torch.as_tensor(users[part], dtype=torch.long, device=self.device_)
+                    if known
+                    else None
+                )
+                represented = self._represent(
+                    self.module_, tensor, items, indptr[part], indptr[part + 1]
+                )
+                scores[part] = self._all_scores(self.module_, represented).float().cpu().numpy()
+        return scores
+
     # ----------------------------------------------------------- persistence
     def _weights(self) -> dict[str, np.ndarray]:
         return {

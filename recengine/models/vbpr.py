@@ -6,7 +6,9 @@ f_i are frozen image features (standardised), E projects them to ``visual_factor
 dimensions; a work listed after training has no beta_i or gamma_i (zero) and is scored
 by its visual term alone. Trained with the BPR loss and L2 on the factors in the batch
 (``reg``) and on E and beta' (``reg_visual``), from uniform triplets or CuratorNet's
-real-user guidelines (sampling="guided").
+guidelines with a real user (sampling="guided"): missing_item, next_basket,
+artist_cluster, profile_items. The two with an artificial profile have no user whose
+gamma_u / theta_u they could train, so asking for them is an error.
 """
 
 from __future__ import annotations
@@ -77,12 +79,13 @@ class VBPR(VisualRecommender):
     description = "BPR-MF plus a visual term from frozen (or fine-tuned) image features."
     grid = {"lr": [3e-4, 1e-3], "reg": [1e-4, 1e-3], "sampling": ["uniform", "guided"]}
     smoke = {"epochs": 3}
+    real_users_only = True
 
     def _prepare(self, train: Interactions) -> dict:
         h = self.hyperparameters
         n_features = self._prepare_features(train)
         if h["sampling"] == "guided":
-            self.sampler_ = self._sampler(train, real_users_only=True)
+            self.sampler_ = self._sampler(train, real_users_only=self.real_users_only)
         else:
             self.sampler_ = UniformTriplets(train.matrix())
             self.samples_ = len(self.sampler_)
@@ -114,12 +117,13 @@ class VBPR(VisualRecommender):
         size = int(self.hyperparameters["batch_size"])
         if isinstance(self.sampler_, UniformTriplets):
             size = batch_size_for(size, len(self.sampler_.users))
+            self._record_sampling(epoch, {"uniform": len(self.sampler_)})
             return Batches(
                 lambda: self.sampler_.epoch(self.rng_, size),
                 self.sampler_.n_batches(size),
                 self.device_,
             )
-        triplets = self.sampler_.sample(self.rng_, self.samples_)
+        triplets = self._epoch_triplets(epoch)
         size = batch_size_for(size, len(triplets))
 
         def make():

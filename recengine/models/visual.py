@@ -11,18 +11,31 @@ computed once, so scoring needs no images.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
 from ..data import Interactions
-from ..guided_sampling import TripletSampler, item_artists, visual_clusters
+from ..guided_sampling import (
+    STRATEGIES,
+    Triplets,
+    TripletSampler,
+    item_artists,
+    parse_guidelines,
+    shares_of,
+    visual_space,
+)
 from .gradient import GradientRecommender, with_training_defaults
 
 VISUAL_DEFAULTS: dict[str, Any] = {
     "sampling": "uniform",  # or "guided": CuratorNet's guidelines
+    # With sampling="guided": None (all of the paper's guidelines, equal shares; VBPR the
+    # four with a real user), or names, comma-separated or a list, or {name: weight}.
+    "guidelines": None,
     "clusters": 20,  # visual clusters for guided sampling (k-means on PCA features)
+    "basket_seconds": 0.0,  # purchases this close form one basket (0: same timestamp)
+    "hard_negatives": 0.6,  # guidelines 4-6: share of negatives from the anchor's cluster
     "samples_per_epoch": 0,  # 0: as many triplets as training interactions
     "fine_tune": False,  # train the backbone's last stage on the images
     "backbone": "resnet50",
@@ -38,6 +51,8 @@ def visual_defaults(**model_defaults: Any) -> dict[str, Any]:
 
 class VisualRecommender(GradientRecommender):
     needs = ("item_features",)
+    # A model with a vector per real user (VBPR) cannot train on an artificial profile.
+    real_users_only: ClassVar[bool] = False
 
     def _fine_tuning(self) -> bool:
         return bool(self.hyperparameters["fine_tune"])
@@ -45,7 +60,11 @@ class VisualRecommender(GradientRecommender):
     def fit(self, train: Interactions, valid=None, callback=None):
         if self._fine_tuning() and train.item_images is None:
             raise ValueError(f"{self.name} with fine_tune needs item_images")
-        return super().fit(train, valid=valid, callback=callback)
+        self._check_sampling()
+        self._epoch_sampling: dict[int, dict[str, int]] = {}
+        self.sampling_counts_: dict[str, int] = {}
+        self.sampling_shares_: dict[str, float] = {}
+        return super().fit(train, valid=valid, callback=self._reporting_sampling(callback))
 
     # ----------------------------------------------------------- features
     def _prepare_features(self, train: Interactions) -> int:
@@ -95,6 +114,10 @@ class VisualRecommender(GradientRecommender):
         return self._item_features(module, torch.arange(n_items, device=self.device_))
 
     def _after_training(self) -> None:
+        for record in self.history_:
+            counts = self._epoch_sampling.get(int(record["epoch"]))
+            if counts is not None:
+                record["sampling"] = counts
         self._finish_features()
 
     def _finish_features(self) -> None:
@@ -119,21 +142,71 @@ class VisualRecommender(GradientRecommender):
         return torch.cat(parts).numpy() if parts else np.zeros((0, 0), np.float32)
 
     # ----------------------------------------------------------- sampling
-    def _sampler(self, train: Interactions, real_users_only: bool) -> TripletSampler:
+    def _check_sampling(self) -> None:
+        """Refuses a bad sampling setting before any feature is computed."""
         h = self.hyperparameters
-        clusters = artists = None
+        if h["sampling"] not in STRATEGIES:
+            raise ValueError(f"sampling must be one of {STRATEGIES}, not {h['sampling']!r}")
         if h["sampling"] == "guided":
-            features = self.features_
-            clusters = visual_clusters(features, n_clusters=int(h["clusters"]), seed=h["seed"])
+            parse_guidelines(h["guidelines"], real_users_only=self.real_users_only, model=self.name)
+        elif h["guidelines"] not in (None, ""):
+            raise ValueError("guidelines choose among CuratorNet's: set sampling='guided'")
+
+    def _sampler(self, train: Interactions, real_users_only: bool) -> TripletSampler:
+        """The epoch's triplets; clusters and artists only exist for guided sampling.
+        Everything is read from ``train``'s catalogue: a held-out work is in no cluster."""
+        h = self.hyperparameters
+        clusters = artists = embedding = None
+        if h["sampling"] == "guided":
+            embedding, clusters = visual_space(
+                self.features_, n_clusters=int(h["clusters"]), seed=h["seed"]
+            )
             artists = item_artists(train)
         self.samples_ = int(h["samples_per_epoch"]) or len(train)
         return TripletSampler(
             train,
             h["sampling"],
+            guidelines=h["guidelines"],
             clusters=clusters,
             artists=artists,
+            embedding=embedding,
+            basket_seconds=float(h["basket_seconds"]),
+            hard_negatives=float(h["hard_negatives"]),
             real_users_only=real_users_only,
+            model=self.name,
         )
+
+    def _epoch_triplets(self, epoch: int) -> Triplets:
+        triplets = self.sampler_.sample(self.rng_, self.samples_)
+        # Every label the sampler may produce, zeros included: a guideline that found
+        # nothing shows as 0, not as a missing key.
+        counts = {label: 0 for label in self.sampler_.labels} | triplets.counts()
+        self._record_sampling(epoch, counts)
+        return triplets
+
+    def _record_sampling(self, epoch: int, counts: dict[str, int]) -> None:
+        """Keeps what each guideline produced: per epoch (into history_) and over the
+        fit (``sampling_counts_``, and ``sampling_shares_`` summing to 1), so a job's
+        record shows which triplets trained the model, fallbacks included."""
+        self._epoch_sampling[epoch] = dict(counts)
+        total: dict[str, int] = {}
+        for epoch_counts in self._epoch_sampling.values():
+            for label, n in epoch_counts.items():
+                total[label] = total.get(label, 0) + int(n)
+        self.sampling_counts_ = total
+        self.sampling_shares_ = shares_of(total)
+
+    def _reporting_sampling(self, callback):
+        """The progress callback, with the shares so far among its details."""
+        if callback is None:
+            return None
+
+        def report(fraction: float, message: str = "", **details) -> None:
+            if self.sampling_shares_:
+                details.setdefault("sampling_shares", dict(self.sampling_shares_))
+            callback(fraction, message, **details)
+
+        return report
 
     # ----------------------------------------------------------- cold start
     def _new_item_features(self, features, images) -> np.ndarray:
@@ -167,6 +240,18 @@ class VisualRecommender(GradientRecommender):
             "feature_mean": self.feature_mean_,
             "feature_std": self.feature_std_,
         }
+
+    def _extra(self) -> dict[str, Any]:
+        return {
+            **super()._extra(),
+            "sampling_shares": getattr(self, "sampling_shares_", {}),
+            "sampling_counts": getattr(self, "sampling_counts_", {}),
+        }
+
+    def _set_extra(self, extra: dict[str, Any]) -> None:
+        super()._set_extra(extra)
+        self.sampling_shares_ = dict(extra.get("sampling_shares", {}))
+        self.sampling_counts_ = dict(extra.get("sampling_counts", {}))
 
     def _set_weights(self, weights: dict[str, np.ndarray]) -> None:
         self.features_ = weights.pop("features")

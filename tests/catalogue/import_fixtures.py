@@ -62,7 +62,9 @@ def write_csv(path: Path, header: list[str], rows: list[dict | list]) -> Path:
 
 
 def default_items() -> list[dict]:
-    """Three works; line 2 = 101 (image by path in a subfolder), 3 = 102 (102.jpg), 4 = 103."""
+    """Three works; line 2 = 101 (image by path in a subfolder), 3 = 102 (102.jpg), 4 = 103.
+
+    101 and 102 are sold, and bought in default_interactions; 103 is for sale."""
     return [
         {
             "item_id": "101",
@@ -75,7 +77,7 @@ def default_items() -> list[dict]:
             "height_cm": "40.5",
             "price": "1200.50",
             "listed_at": "2024-03-01",
-            "sold": "no",
+            "sold": "yes",  # u1 bought it (interactions line 2)
             "image": "paintings/sunset.png",
         },
         {
@@ -99,7 +101,7 @@ def default_items() -> list[dict]:
 
 
 def default_interactions() -> list[dict]:
-    """Line 2..6 of interactions.csv."""
+    """Line 2..6 of interactions.csv: purchases of 101 (u1) and 102 (u3), one each."""
     return [
         {"user_id": "u1", "item_id": "101", "timestamp": "2024-04-01T12:00:00Z"},
         {"user_id": "u1", "item_id": "102", "timestamp": "1712000000", "kind": "like"},

@@ -76,9 +76,15 @@ def test_good_import_creates_rows_and_images(tmp_path, media_root):
     assert first.year == 2019 and first.medium == "oil on canvas"
     assert first.style_tags == ["impressionist", "warm", "seascape"]
     assert (first.width_cm, first.height_cm, first.price) == (60, 40.5, Decimal("1200.50"))
-    assert first.listed_at == parse_when("2024-03-01") and not first.is_sold
+    assert first.listed_at == parse_when("2024-03-01")
+    # Sold at its purchase: u1 bought it (line 2); 102 by u3 (line 6); 103 was only rated.
+    assert first.is_sold and first.sold_at == parse_when("2024-04-01T12:00:00Z")
     second = Artwork.objects.get(external_id="102")
     assert second.is_sold and second.listed_at.timestamp() == 1709251200
+    assert second.sold_at == parse_when("2024-04-04T07:00:00Z")
+    third = Artwork.objects.get(external_id="103")
+    assert not third.is_sold and third.sold_at is None
+    assert (report.sales.created, report.sale_conflicts) == (2, [])
 
     # Images: stored under a name made from the item id, with the file's sha256.
     sources = {
@@ -119,6 +125,7 @@ def test_reimport_is_idempotent(tmp_path, media_root):
     assert report.artworks.unchanged == 3
     assert (report.artists.unchanged, report.collectors.unchanged) == (2, 3)
     assert (report.interactions.created, report.interactions.unchanged) == (0, 5)
+    assert (report.sales.created, report.sales.unchanged) == (0, 2)
     assert (report.images.created, report.images.updated, report.images.unchanged) == (0, 0, 3)
     assert "3 unchanged" in report.render()
     assert (Artist.objects.count(), Artwork.objects.count()) == (2, 3)
@@ -289,11 +296,39 @@ def missing_column(gallery):
     return "items.csv", 1, "artist"
 
 
-def unknown_kind(gallery):
+def kind_not_a_label(gallery):
     rows = default_interactions()
-    rows[4]["kind"] = "hug"
+    rows[4]["kind"] = "add-to-cart"
     gallery.write_interactions(rows)
-    return "interactions.csv", 6, "unknown kind 'hug'"
+    return "interactions.csv", 6, "not a kind label: 'add-to-cart'"
+
+
+def kind_too_long(gallery):
+    rows = default_interactions()
+    rows[3]["kind"] = "k" * 31
+    gallery.write_interactions(rows)
+    return "interactions.csv", 5, "not a kind label"
+
+
+def weight_zero(gallery):
+    rows = default_interactions()
+    rows[1]["weight"] = "0"
+    gallery.write_interactions(rows)
+    return "interactions.csv", 3, "weight: must be greater than 0"
+
+
+def weight_not_finite(gallery):
+    rows = default_interactions()
+    rows[2]["weight"] = "inf"
+    gallery.write_interactions(rows)
+    return "interactions.csv", 4, "weight: not a finite number"
+
+
+def weight_not_a_number(gallery):
+    rows = default_interactions()
+    rows[0]["weight"] = "heavy"
+    gallery.write_interactions(rows)
+    return "interactions.csv", 2, "weight: not a number"
 
 
 def bad_rating(gallery):
@@ -319,7 +354,7 @@ def not_utf8(gallery):
 
 def short_row(gallery):
     gallery.write_interactions([*default_interactions(), ["u1", "101"]])
-    return "interactions.csv", 7, "expected 6 fields, found 2"
+    return "interactions.csv", 7, "expected 7 fields, found 2"
 
 
 @pytest.mark.parametrize(
@@ -337,7 +372,11 @@ def short_row(gallery):
         bad_price,
         duplicate_item,
         missing_column,
-        unknown_kind,
+        kind_not_a_label,
+        kind_too_long,
+        weight_zero,
+        weight_not_finite,
+        weight_not_a_number,
         bad_rating,
         bad_evaluation,
         short_row,

@@ -167,7 +167,16 @@ def test_bench_visual_protocols_on_a_gallery_directory(tmp_path):
     (tmp_path / "items.csv").write_text(
         "item_id,artist\n" + "\n".join(f"i{i},a{i // 5}" for i in range(40)) + "\n"
     )
-    for protocol, key in (("profile-cut", "nDCG@20"), ("one-of-a-kind", "AUC")):
+    for protocol, key in (("profile-cut", "NDCG@20"), ("one-of-a-kind", "AUC")):
+        if protocol == "one-of-a-kind":  # one-of-a-kind works: each bought once
+            order = rng.permutation(150)
+            rows = ["user_id,item_id,timestamp"] + [
+                f"u{n // 5},i{order[n]},{(n % 5) * 86400 * 3 + n}" for n in range(150)
+            ]
+            (tmp_path / "interactions.csv").write_text("\n".join(rows) + "\n")
+            (tmp_path / "items.csv").write_text(
+                "item_id,artist\n" + "\n".join(f"i{i},a{i // 5}" for i in range(160)) + "\n"
+            )
         out = tmp_path / f"{protocol}.json"
         assert (
             main(
@@ -192,16 +201,21 @@ def test_bench_visual_protocols_on_a_gallery_directory(tmp_path):
         rows_by_model = {r["model"]: r for r in report["models"]}
         assert (
             report["split"]
-            == {"profile-cut": "temporal-loo", "one-of-a-kind": "time-cut"}[protocol]
+            == {"profile-cut": "temporal-loo", "one-of-a-kind": "purchase-time"}[protocol]
         )
         assert rows_by_model["itemknn"]["profile"]
-        assert report["paired_tests"][0]["metric"] == "nDCG@20"
+        # the best is chosen, and the tests run, on the named metric (NDCG@20 by default)
+        assert report["paired_tests"][0]["metric"] == "NDCG@20"
+        assert report["paired_tests"][0]["unit"] == "events"
         if protocol == "profile-cut":
             metrics = {name: row["metrics"][key] for name, row in rows_by_model.items()}
             assert metrics["itemknn"] > metrics["popularity"]
-        else:  # works sold earlier leave the candidates: fewer than the 40 works
-            in_stock = rows_by_model["itemknn"]["metrics"]["in_stock"]
-            assert 1 < in_stock < 40 and 0 <= rows_by_model["itemknn"]["metrics"]["AUC"] <= 1
+        else:  # works sold earlier leave the candidates: fewer than the 160 works
+            diagnostics = rows_by_model["itemknn"]["diagnostics"]
+            assert 1 < diagnostics["mean_candidates"] < 160
+            # the last fifth of the 150 purchases: every collector's fifth, after four
+            assert diagnostics["ranked_events"] == 30 and diagnostics["skipped_no_profile"] == 0
+            assert 0 <= rows_by_model["itemknn"]["metrics"]["AUC"] <= 1
 
 
 def test_bench_extract_reports_the_pipeline_against_the_bare_model(tmp_path, capsys):
@@ -280,13 +294,14 @@ def test_sequential_models_read_train_and_validation_at_test_time(tmp_path, monk
             rows.append(f"u{user},i{(user + step) % 8},{step}")
     (tmp_path / "interactions.csv").write_text("\n".join(rows) + "\n")
     seen = []
-    original = gru4rec.GRU4Rec._score_profiles
+    original = gru4rec.GRU4Rec._score_histories
 
-    def spy(self, profiles):
+    def spy(self, users, profiles):
+        assert (users >= 0).all()  # training users, read with their own parameters
         seen.extend(len(p) for p in profiles)
-        return original(self, profiles)
+        return original(self, users, profiles)
 
-    monkeypatch.setattr(gru4rec.GRU4Rec, "_score_profiles", spy)
+    monkeypatch.setattr(gru4rec.GRU4Rec, "_score_histories", spy)
     out = tmp_path / "seq.json"
     assert (
         main(

@@ -119,6 +119,20 @@ def test_caser_reads_exactly_the_last_L_items():
     assert not np.allclose(changed[0], base[0])
 
 
+def test_caser_is_evaluated_with_the_user_embedding_it_trained():
+    """score_histories (the benchmark's next-item path) reads a training user's history with
+    that user's embedding P_u: the old path used score_profiles, with a zero user vector."""
+    data = _sequences([[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [3, 1, 4, 9, 2]], 10)
+    model = create_model("caser", **{**model_info("caser")["smoke"], "L": 3}).fit(data)
+    histories = [np.array([0, 1, 2, 3, 4]), np.array([5, 6, 7, 8, 9])]
+    trained = model.score_histories(np.array([0, 1]), histories)
+    # a training user's own sequence with their own embedding is exactly score(user)
+    np.testing.assert_allclose(trained, model.score(np.array([0, 1])), rtol=1e-5, atol=1e-6)
+    folded = model.score_histories(np.array([-1, -1]), histories)  # new visitors: fold-in
+    np.testing.assert_allclose(folded, model.score_profiles(histories), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(trained, folded)
+
+
 def test_sasrec_is_causal():
     torch.manual_seed(0)
     module = SASRecModule(n_items=10, max_len=6, hidden=8, blocks=2, heads=2, dropout=0.5).eval()

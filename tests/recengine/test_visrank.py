@@ -94,4 +94,4 @@ def test_visrank_scores_works_listed_after_training():
     with pytest.raises(ValueError, match="already in the catalogue"):
         model.add_items(["a"], features=np.ones((1, 2)))
     with pytest.raises(NotImplementedError, match="cannot score works it was not trained on"):
-        create_model("popularity").fit(Interactions(["u"], ["a"], [0], [0])).add_items(["b"])
+        create_model("itemknn").fit(Interactions(["u"], ["a"], [0], [0])).add_items(["b"])

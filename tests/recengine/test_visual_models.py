@@ -1,4 +1,5 @@
-"""The visual models: what they learn, cold start, fine-tuning, guided sampling."""
+"""The visual models: what they learn, cold start, fine-tuning (the guided sampler's own
+tests are in test_guided_sampling.py)."""
 
 import numpy as np
 import pytest
@@ -6,7 +7,6 @@ import torch
 from PIL import Image
 
 from recengine import create_model, evaluate
-from recengine.guided_sampling import GUIDELINES, TripletSampler, item_artists, visual_clusters
 from recengine.models.curatornet import pool_profiles
 from recengine.splits import cold_start_items_split, temporal_leave_last_out
 
@@ -123,54 +123,6 @@ def test_fine_tuning_trains_only_the_last_stage(tmp_path):
         model.add_items(["x"], features=np.zeros((1, 4)))
     model.add_items(["x"], images=[data.item_images[0]])
     assert model.score(np.array([0])).shape == (1, 41)
-
-
-def test_guided_sampler_follows_each_guideline():
-    data = gallery()
-    clusters = visual_clusters(data.item_features, n_clusters=2, pca_dim=2, seed=0)
-    assert len(set(clusters[:20])) == 1 and clusters[0] != clusters[39]  # the two styles
-    artists = item_artists(data)
-    assert artists.tolist() == (np.arange(40) // 5).tolist()
-    rng = np.random.default_rng(0)
-    seen = [set(p.tolist()) for p in data.profiles()]
-    for guideline in GUIDELINES:
-        sampler = TripletSampler(
-            data, "guided", clusters=clusters, artists=artists, weights={guideline: 1.0}
-        )
-        triplets = sampler.sample(rng, 200)
-        assert len(triplets) == 200
-        for t in range(len(triplets)):
-            user, pos, neg = triplets.users[t], triplets.positives[t], triplets.negatives[t]
-            profile = triplets.profile_items[triplets.profile_ptr[t] : triplets.profile_ptr[t + 1]]
-            if guideline in ("next_basket", "missing_basket"):
-                assert pos in seen[user] and neg not in seen[user] and pos not in profile
-            elif guideline == "artist_cluster":
-                assert artists[pos] in set(artists[profile]) and neg not in seen[user]
-                assert clusters[neg] not in set(clusters[profile])
-            elif guideline == "fake_profile_cluster":
-                assert user == -1 and len(profile) == 1
-                assert clusters[pos] == clusters[profile[0]] != clusters[neg]
-            else:
-                assert user == -1 and artists[pos] == artists[profile[0]] != artists[neg]
-    real = TripletSampler(data, "guided", clusters=clusters, artists=artists, real_users_only=True)
-    assert (real.sample(rng, 300).users >= 0).all()
-    with pytest.raises(ValueError, match="sampling must be"):
-        TripletSampler(data, "clever")
-
-
-def test_next_basket_profiles_precede_the_positive():
-    data = gallery()
-    sampler = TripletSampler(data, "guided", weights={"next_basket": 1.0})
-    triplets = sampler.sample(np.random.default_rng(1), 100)
-    assert (triplets.guideline == GUIDELINES.index("next_basket")).all()
-    first_time = {}
-    for u, i, t in zip(data.users, data.items, data.timestamps, strict=True):
-        first_time[(u, i)] = min(t, first_time.get((u, i), np.inf))
-    for t in range(len(triplets)):
-        user = triplets.users[t]
-        profile = triplets.profile_items[triplets.profile_ptr[t] : triplets.profile_ptr[t + 1]]
-        when = first_time[(user, triplets.positives[t])]
-        assert all(first_time[(user, p)] < when for p in profile)
 
 
 def test_temporal_split_of_the_gallery_is_sane():

@@ -1,7 +1,9 @@
+from django import forms
 from django.contrib import admin
 from django.utils.html import format_html
 
 from webapp.catalogue.models import Artist, Artwork, Collector, FeatureSet, Interaction
+from webapp.catalogue.services import artwork_sales_apply
 
 
 def thumbnail(image, size: int = 64) -> str:
@@ -25,13 +27,40 @@ class ArtistAdmin(admin.ModelAdmin):
         return obj.artworks.count()
 
 
+class ArtworkForm(forms.ModelForm):
+    class Meta:
+        model = Artwork
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        # sold_at comes from a purchase event; unticking the flag would list a bought work.
+        if self.instance.sold_at is not None and not cleaned.get("is_sold"):
+            raise forms.ValidationError(
+                f"This work was bought on {self.instance.sold_at:%Y-%m-%d}: it stays sold "
+                "while that purchase exists."
+            )
+        return cleaned
+
+
 @admin.register(Artwork)
 class ArtworkAdmin(admin.ModelAdmin):
-    list_display = ["thumb", "title", "artist", "year", "medium", "price", "listed_at", "is_sold"]
+    form = ArtworkForm
+    list_display = [
+        "thumb",
+        "title",
+        "artist",
+        "year",
+        "medium",
+        "price",
+        "listed_at",
+        "is_sold",
+        "sold_at",
+    ]
     list_display_links = ["thumb", "title"]
     list_filter = ["is_sold", "medium", "artist"]
     search_fields = ["title", "artist__name", "external_id"]
-    readonly_fields = ["preview", "image_checksum"]
+    readonly_fields = ["preview", "image_checksum", "sold_at"]
     list_select_related = ["artist"]
     date_hierarchy = "listed_at"
 
@@ -52,7 +81,16 @@ class CollectorAdmin(admin.ModelAdmin):
 
 @admin.register(Interaction)
 class InteractionAdmin(admin.ModelAdmin):
-    list_display = ["thumb", "collector", "artwork", "kind", "rating", "timestamp", "is_evaluation"]
+    list_display = [
+        "thumb",
+        "collector",
+        "artwork",
+        "kind",
+        "weight",
+        "rating",
+        "timestamp",
+        "is_evaluation",
+    ]
     list_filter = ["kind", "is_evaluation"]
     search_fields = ["collector__external_id", "artwork__title", "artwork__external_id"]
     list_select_related = ["collector", "artwork"]
@@ -62,6 +100,27 @@ class InteractionAdmin(admin.ModelAdmin):
     @admin.display(description="")
     def thumb(self, obj: Interaction) -> str:
         return thumbnail(obj.artwork.image, 48)
+
+    # A purchase entered, moved or deleted by hand is a sale like any other.
+    def save_model(self, request, obj: Interaction, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        artwork_sales_apply(artwork_ids={obj.artwork_id, *_initial_artwork(form)})
+
+    def delete_model(self, request, obj: Interaction) -> None:
+        artwork_id = obj.artwork_id
+        super().delete_model(request, obj)
+        artwork_sales_apply(artwork_ids=[artwork_id])
+
+    def delete_queryset(self, request, queryset) -> None:
+        artwork_ids = set(queryset.values_list("artwork_id", flat=True))
+        super().delete_queryset(request, queryset)
+        artwork_sales_apply(artwork_ids=artwork_ids)
+
+
+def _initial_artwork(form) -> list[int]:
+    """The artwork an edited interaction had before, so its sale is recomputed too."""
+    initial = form.initial.get("artwork") if form is not None else None
+    return [int(initial)] if initial else []
 
 
 @admin.register(FeatureSet)

@@ -1,5 +1,7 @@
 """The catalogue as an engine dataset. recengine never imports Django, so the bridge lives here."""
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from webapp.catalogue.models import Artwork, Collector, FeatureSet, Interaction
@@ -19,25 +21,32 @@ def user_key(collector_id: int) -> str:
 
 def catalogue_interactions(
     *,
-    kinds: tuple[str, ...] = CONSUMED_KINDS,
+    kinds: Sequence[str] | None = CONSUMED_KINDS,
     feature_set: FeatureSet | None = None,
     with_hidden_tastes: bool = False,
     with_images: bool = False,
 ):
     """Build a recengine.Interactions of the whole catalogue (every artwork, sold or not).
 
-    Engine ids are primary keys as strings. Item features, when given, follow the catalogue
-    order; an artwork the feature set lacks raises, since a silent zero vector would rank
-    it as nonsense.
+    The events of ``kinds`` (None: every kind, views and an import's own kinds too), oldest
+    first, each with its kind (``kind_names``/``kinds``) and weight, so the engine can tell
+    a sale from a like. Engine ids are primary keys as strings. Item features, when given,
+    follow the catalogue order; an artwork the feature set lacks raises, since a silent zero
+    vector would rank it as nonsense. Sale and listing times: ``artwork_times``.
     """
     from recengine import Interactions
 
-    artwork_ids = list(Artwork.objects.order_by("id").values_list("id", flat=True))
+    artwork_ids = catalogue_artwork_ids()
     collector_ids = list(Collector.objects.order_by("id").values_list("id", flat=True))
+    events = (
+        Interaction.objects.all()
+        if kinds is None
+        else Interaction.objects.filter(kind__in=list(kinds))
+    )
     rows = list(
-        Interaction.objects.filter(kind__in=kinds)
-        .order_by("timestamp", "id")
-        .values_list("collector_id", "artwork_id", "timestamp", "rating")
+        events.order_by("timestamp", "id").values_list(
+            "collector_id", "artwork_id", "timestamp", "rating", "kind", "weight"
+        )
     )
     ratings = None
     if rows and all(r[3] is not None for r in rows):
@@ -69,12 +78,48 @@ def catalogue_interactions(
         all_user_ids=[user_key(pk) for pk in collector_ids],
         all_item_ids=[item_key(pk) for pk in artwork_ids],
         ratings=ratings,
+        kinds=[r[4] for r in rows],
+        weights=np.asarray([r[5] for r in rows], dtype=np.float32),
         item_images=artwork_image_paths(artwork_ids) if with_images else None,
         item_features=item_features,
         user_latent=user_latent,
         item_latent=item_latent,
         **artwork_attributes(artwork_ids),
     )
+
+
+def catalogue_artwork_ids() -> list[int]:
+    """Artwork primary keys in catalogue (engine item) order."""
+    return list(Artwork.objects.order_by("id").values_list("id", flat=True))
+
+
+def artwork_times(artwork_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(listed_at, sold_at) of these works as unix seconds, each (len(artwork_ids),) float64
+    in the given order (catalogue_artwork_ids() for the engine's items).
+
+    sold_at is the first purchase; nan when the work is unsold or was sold at a time the
+    catalogue does not know (an imported ``sold`` without a purchase: still ``is_sold``).
+    """
+    # The whole catalogue in one scan: an IN list of every id would hit SQLite's limit.
+    times = {
+        pk: (listed_at, sold_at)
+        for pk, listed_at, sold_at in Artwork.objects.values_list(
+            "pk", "listed_at", "sold_at"
+        ).iterator(chunk_size=2000)
+    }
+    missing = [pk for pk in artwork_ids if pk not in times]
+    if missing:
+        raise ValueError(
+            f"{len(missing)} artwork ids are not in the catalogue (first: {missing[0]})"
+        )
+    listed = np.full(len(artwork_ids), np.nan)
+    sold = np.full(len(artwork_ids), np.nan)
+    for position, pk in enumerate(artwork_ids):
+        listed_at, sold_at = times[pk]
+        listed[position] = listed_at.timestamp()
+        if sold_at is not None:
+            sold[position] = sold_at.timestamp()
+    return listed, sold
 
 
 PRICE_BANDS = 4  # quartiles of the listed prices

@@ -1,6 +1,11 @@
 """The gallery: artists, their one-of-a-kind works, collectors and what they did."""
 
+from django.core.validators import RegexValidator
 from django.db import models
+
+#: An event kind: a lowercase label, so imports can name kinds of their own ("add_to_cart").
+KIND_PATTERN = r"[a-z][a-z0-9_]{0,29}"
+KIND_MAX_LENGTH = 30
 
 
 class Artist(models.Model):
@@ -31,7 +36,15 @@ class Artwork(models.Model):
     image = models.ImageField(upload_to="artworks/", blank=True)
     image_checksum = models.CharField(max_length=64, blank=True, help_text="sha256 of the file")
     listed_at = models.DateTimeField(db_index=True)
+    # True exactly when the work is sold: by a purchase event (then sold_at is its time) or,
+    # for an imported work sold outside the recorded history, by the items file alone.
     is_sold = models.BooleanField(default=False, db_index=True)
+    sold_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="The first purchase; empty when unsold or the sale time is unknown.",
+    )
     # Demo gallery only: the latent visual style vector behind the image (for the oracle).
     hidden_style = models.JSONField(null=True, blank=True, editable=False)
 
@@ -42,6 +55,13 @@ class Artwork(models.Model):
             # The curators' catalogue filters by these.
             models.Index(fields=["medium"], name="catalogue_artwork_medium"),
             models.Index(fields=["price"], name="catalogue_artwork_price"),
+        ]
+        constraints = [
+            # A sale time without the flag would let the work be recommended again.
+            models.CheckConstraint(
+                condition=models.Q(sold_at__isnull=True) | models.Q(is_sold=True),
+                name="catalogue_artwork_sold_at_is_sold",
+            )
         ]
 
     def __str__(self) -> str:
@@ -71,7 +91,11 @@ class Collector(models.Model):
 
 
 class Interaction(models.Model):
+    """One event: who did what (kind, weight) to which work, when."""
+
     class Kind(models.TextChoices):
+        """The kinds the site knows; an import may name others (see KIND_PATTERN)."""
+
         PURCHASE = "purchase", "purchase"
         LIKE = "like", "like"
         VIEW = "view", "view"
@@ -79,7 +103,19 @@ class Interaction(models.Model):
 
     collector = models.ForeignKey(Collector, on_delete=models.CASCADE, related_name="interactions")
     artwork = models.ForeignKey(Artwork, on_delete=models.CASCADE, related_name="interactions")
-    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PURCHASE)
+    # No choices: a gallery's own kinds ("add_to_cart", "enquiry") are events too.
+    kind = models.CharField(
+        max_length=KIND_MAX_LENGTH,
+        default=Kind.PURCHASE,
+        validators=[
+            RegexValidator(
+                f"^{KIND_PATTERN}$",
+                "Lowercase letters, digits and _, starting with a letter (30 at most).",
+            )
+        ],
+        help_text="purchase, like, view, rating, or a kind of your own (e.g. add_to_cart)",
+    )
+    weight = models.FloatField(default=1.0, help_text="how much the event counts; > 0")
     rating = models.FloatField(null=True, blank=True)
     timestamp = models.DateTimeField(db_index=True)
     # Held out for evaluation by the data's owner (the tutorial format's `evaluation` column).
@@ -90,7 +126,10 @@ class Interaction(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["collector", "artwork", "kind", "timestamp"], name="unique_interaction"
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(weight__gt=0), name="catalogue_interaction_weight_positive"
+            ),
         ]
         indexes = [models.Index(fields=["collector", "timestamp"])]
 

@@ -3,8 +3,19 @@
 import numpy as np
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.db.models import QuerySet
 
-from webapp.catalogue.models import FeatureSet
+from webapp.catalogue.models import Artwork, FeatureSet, Interaction
+
+
+def artworks_available() -> QuerySet[Artwork]:
+    """Works a collector can still buy: every place that recommends or lists candidates
+    asks this. A sold work never is one, whether the items file said so (``is_sold``) or
+    a purchase event did (``artwork_sales_apply`` sets the flag; the purchase itself is
+    checked too, so a purchase stored without that service still takes the work away)."""
+    return Artwork.objects.filter(is_sold=False).exclude(
+        pk__in=Interaction.objects.filter(kind=Interaction.Kind.PURCHASE).values("artwork_id")
+    )
 
 
 def feature_set_latest(*, name: str) -> FeatureSet | None:

@@ -2,14 +2,18 @@
 
 import hashlib
 import io
+from collections.abc import Iterable
 from pathlib import PurePosixPath
 
 import numpy as np
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Min
 
-from webapp.catalogue.models import Artwork, FeatureSet
+from webapp.catalogue.models import Artwork, FeatureSet, Interaction
+
+SALES_CHUNK = 500
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -39,6 +43,42 @@ def artwork_image_save(*, artwork: Artwork, data: bytes, extension: str = ".jpg"
     artwork.image.save(name, ContentFile(data), save=False)
     artwork.image_checksum = checksum
     artwork.save(update_fields=["image", "image_checksum"])
+
+
+def artwork_sales_apply(*, artwork_ids: Iterable[int] | None = None) -> int:
+    """Derive each work's sale from its purchase events: ``sold_at`` = the earliest purchase
+    and ``is_sold`` = True; a work without a purchase gets ``sold_at`` None.
+
+    Only these works (default: the whole catalogue). ``is_sold`` is never set back to False
+    here: a work sold outside the recorded history (an import's ``sold`` column) stays sold,
+    with its sale time unknown. Returns how many works changed.
+    """
+    works = Artwork.objects.all()
+    ids = None if artwork_ids is None else sorted(set(artwork_ids))
+    changed: list[Artwork] = []
+    for chunk in [None] if ids is None else _chunks(ids):
+        scope = works if chunk is None else works.filter(pk__in=chunk)
+        purchases = Interaction.objects.filter(kind=Interaction.Kind.PURCHASE)
+        if chunk is not None:
+            purchases = purchases.filter(artwork_id__in=chunk)
+        first_sale = dict(
+            purchases.values("artwork_id")
+            .annotate(first=Min("timestamp"))
+            .values_list("artwork_id", "first")
+        )
+        for pk, is_sold, sold_at in scope.values_list("pk", "is_sold", "sold_at"):
+            wanted = first_sale.get(pk)
+            if sold_at != wanted or (wanted is not None and not is_sold):
+                changed.append(
+                    Artwork(pk=pk, sold_at=wanted, is_sold=is_sold or wanted is not None)
+                )
+    Artwork.objects.bulk_update(changed, ["sold_at", "is_sold"], batch_size=1000)
+    return len(changed)
+
+
+def _chunks(values: list, size: int = SALES_CHUNK) -> Iterable[list]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def feature_set_create(

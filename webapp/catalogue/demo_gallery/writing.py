@@ -40,7 +40,7 @@ def demo_gallery_create(
     from django.db import transaction
 
     from webapp.catalogue.models import Artist, Artwork, Collector, Interaction
-    from webapp.catalogue.services import artwork_image_save
+    from webapp.catalogue.services import artwork_image_save, artwork_sales_apply
 
     gallery = generate_gallery(n_artworks, n_collectors, seed, image_size, progress=progress)
     saved_files: list[str] = []
@@ -71,7 +71,6 @@ def demo_gallery_create(
                         height_cm=w.height_cm,
                         price=w.price,
                         listed_at=w.listed_at,
-                        is_sold=w.is_sold,
                         hidden_style=w.hidden_style,
                     )
                     for w in gallery.artworks
@@ -105,6 +104,8 @@ def demo_gallery_create(
                 ],
                 batch_size=2000,
             )
+            # Sold is what the purchase events say, at their time, as for any other gallery.
+            artwork_sales_apply(artwork_ids=[artwork.pk for artwork in artworks])
             if progress:
                 progress("interactions", 1)
     except BaseException:

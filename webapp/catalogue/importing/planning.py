@@ -112,8 +112,14 @@ def make_plan(
     embeddings: Embeddings | None,
     embeddings_name: str,
     report: ImportReport,
+    *,
+    artworks: dict[str, Artwork] | None = None,
 ) -> Plan:
-    """Count what the write would create, update or leave unchanged, in `report` too."""
+    """Count what the write would create, update or leave unchanged, in `report` too.
+
+    `artworks`: the items' works already in the catalogue (artworks_by_external_id), when
+    the caller has looked them up already.
+    """
     plan = Plan(other_artwork_pks=other_pks)
     # Artists, matched by external_id == name first, then by name.
     names = sorted({item.artist for item in items.values()})
@@ -127,7 +133,7 @@ def make_plan(
     )
 
     # Artworks.
-    plan.artworks = artworks_by_external_id(items)
+    plan.artworks = artworks_by_external_id(items) if artworks is None else artworks
     for item in items.values():
         existing = plan.artworks.get(item.item_id)
         if existing is None:
@@ -165,7 +171,7 @@ def make_plan(
 
     # Interactions: existing ones can only exist for existing collectors and artworks.
     artwork_pks = plan.artwork_pks(plan.artworks)
-    existing: dict[tuple, tuple[int, float | None, bool]] = {}
+    existing: dict[tuple, tuple[int, float | None, bool, float]] = {}
     known_collectors = sorted(plan.collectors.values())
     for chunk in chunks(known_collectors):
         for (
@@ -176,10 +182,18 @@ def make_plan(
             timestamp,
             rating,
             is_eval,
+            weight,
         ) in Interaction.objects.filter(collector_id__in=chunk).values_list(
-            "pk", "collector_id", "artwork_id", "kind", "timestamp", "rating", "is_evaluation"
+            "pk",
+            "collector_id",
+            "artwork_id",
+            "kind",
+            "timestamp",
+            "rating",
+            "is_evaluation",
+            "weight",
         ):
-            existing[(collector_id, artwork_id, kind, timestamp)] = (pk, rating, is_eval)
+            existing[(collector_id, artwork_id, kind, timestamp)] = (pk, rating, is_eval, weight)
     for row in interactions:
         collector_pk = plan.collectors.get(row.user_id)
         artwork_pk = artwork_pks.get(row.item_id)
@@ -189,7 +203,7 @@ def make_plan(
         if found is None:
             plan.new_interactions.append(row)
             report.interactions.created += 1
-        elif (found[1], found[2]) != (row.rating, row.is_evaluation):
+        elif found[1:] != (row.rating, row.is_evaluation, row.weight):
             plan.changed_interactions.append((found[0], row))
             report.interactions.updated += 1
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -23,6 +24,52 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
         return f"{where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Purchase:
+    """One purchase of a work, as a sale warning names it."""
+
+    user_id: str
+    timestamp: dt.datetime
+    #: (file, line) of the row, or None for a purchase already in the catalogue.
+    source: tuple[str, int] | None
+
+    def __str__(self) -> str:
+        where = f"{self.source[0]}:{self.source[1]}" if self.source else "in the catalogue"
+        when = self.timestamp.astimezone(dt.UTC)
+        return f"{self.user_id} at {when:%Y-%m-%dT%H:%M:%SZ} ({where})"
+
+
+@dataclass
+class SaleConflict:
+    """A work whose data disagree about its sale. The import goes on (it is a warning, not
+    a problem) and the work stays sold from its first purchase; the report names it."""
+
+    SOLD_TWICE = "sold twice"
+    PURCHASED_NOT_SOLD = "purchased but sold=false"
+
+    kind: str  # SOLD_TWICE or PURCHASED_NOT_SOLD
+    item_id: str
+    title: str
+    purchases: list[Purchase]  # oldest first
+    items_line: int | None = None  # the work's line in the items file, if it is there
+    artwork_pk: int | None = None  # None for a work this import creates, until it is written
+
+    def __str__(self) -> str:
+        work = f"work {self.item_id!r} ({self.title!r}"
+        work += f", artwork {self.artwork_pk})" if self.artwork_pk is not None else ")"
+        bought = "; ".join(map(str, self.purchases))
+        if self.kind == self.SOLD_TWICE:
+            users = len({p.user_id for p in self.purchases})
+            return (
+                f"{work} was bought by {users} collectors, though one of a kind: {bought}; "
+                "it is sold from the first purchase"
+            )
+        return (
+            f"{work} says sold=false on line {self.items_line} but was bought: {bought}; "
+            "it stays sold"
+        )
 
 
 @dataclass
@@ -48,6 +95,11 @@ class ImportReport:
     interactions: Counts = field(default_factory=Counts)
     #: created = first image of an artwork, updated = replaced, unchanged = same checksum.
     images: Counts = field(default_factory=Counts)
+    #: Works sold by a purchase: created = newly given a sale time, updated = an earlier
+    #: purchase moved it, unchanged = already sold at that time.
+    sales: Counts = field(default_factory=Counts)
+    #: Works the data disagree about (sold twice, purchased but sold=false): warnings.
+    sale_conflicts: list[SaleConflict] = field(default_factory=list)
     #: (name, n_items, dim, created?) of the embeddings, if any were given.
     feature_set: tuple[str, int, int, bool] | None = None
     feature_set_id: int | None = None
@@ -89,6 +141,14 @@ class ImportReport:
                 name, n_items, dim, created = self.feature_set
                 state = verbs[0] if created else "unchanged (same file already imported)"
                 lines.append(f"  {'feature set:':<14}'{name}' {n_items} × {dim}, {state}")
+            lines.append(
+                f"  {'sales:':<14}{self.sales.created} {verbs[0]}, "
+                f"{self.sales.updated} {verbs[1]}, {self.sales.unchanged} {verbs[2]} "
+                "(works sold by a purchase)"
+            )
+            if self.sale_conflicts:
+                lines.append(f"Warnings ({len(self.sale_conflicts)} work(s)):")
+                lines.extend(f"  - {conflict}" for conflict in self.sale_conflicts)
         if self.notes:
             lines.append("Notes:")
             lines.extend(f"  - {note}" for note in self.notes)

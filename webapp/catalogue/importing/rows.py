@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -19,7 +20,7 @@ from webapp.catalogue.importing.parsing import (
     split_tags,
 )
 from webapp.catalogue.importing.report import MAX_NOTE_EXAMPLES, ImportReport, Problem
-from webapp.catalogue.models import Interaction
+from webapp.catalogue.models import KIND_PATTERN, Interaction
 
 ITEM_REQUIRED = ("item_id", "title", "artist")
 ITEM_OPTIONAL = (
@@ -34,7 +35,8 @@ ITEM_OPTIONAL = (
     "image",
 )
 INTERACTION_REQUIRED = ("user_id", "item_id", "timestamp")
-INTERACTION_OPTIONAL = ("kind", "rating", "evaluation")
+INTERACTION_OPTIONAL = ("kind", "rating", "evaluation", "weight")
+KIND_LABEL = re.compile(f"^{KIND_PATTERN}$")
 
 
 @dataclass
@@ -46,6 +48,7 @@ class ItemRow:
     values: dict  # model field -> value, only for columns present in the file
     listed_at: dt.datetime | None
     image_value: str  # the `image` cell, "" if none
+    sold: bool | None = None  # what the `sold` cell says; None when blank or absent
 
 
 @dataclass
@@ -57,6 +60,7 @@ class InteractionRow:
     timestamp: dt.datetime
     rating: float | None
     is_evaluation: bool
+    weight: float = 1.0
 
 
 def parse_items(path: Path, report: ImportReport) -> tuple[dict[str, ItemRow], list[ItemRow]]:
@@ -94,9 +98,11 @@ def parse_items(path: Path, report: ImportReport) -> tuple[dict[str, ItemRow], l
             values["medium"] = row["medium"]
         if "style_tags" in row:
             values["style_tags"] = split_tags(row["style_tags"])
+        sold = None
         if "sold" in row:
             try:
-                values["is_sold"] = parse_bool(row["sold"]) if row["sold"] else False
+                sold = parse_bool(row["sold"]) if row["sold"] else None
+                values["is_sold"] = bool(sold)
             except BadValue as error:
                 errors.append(f"sold: {error}")
         if row.get("listed_at"):
@@ -114,6 +120,7 @@ def parse_items(path: Path, report: ImportReport) -> tuple[dict[str, ItemRow], l
             values=values,
             listed_at=listed_at,
             image_value=row.get("image", ""),
+            sold=sold,
         )
         if errors:
             report.problems.extend(Problem(name, line, error) for error in errors)
@@ -126,7 +133,6 @@ def parse_items(path: Path, report: ImportReport) -> tuple[dict[str, ItemRow], l
 def parse_interactions(path: Path, report: ImportReport) -> list[InteractionRow]:
     """Return the valid interactions; exact duplicate rows are skipped with a note."""
     name = path.name
-    kinds = {choice.value for choice in Interaction.Kind}
     rows: list[InteractionRow] = []
     seen: dict[tuple, InteractionRow] = {}
     duplicates: list[int] = []
@@ -145,8 +151,19 @@ def parse_interactions(path: Path, report: ImportReport) -> list[InteractionRow]
             except BadValue as error:
                 errors.append(f"timestamp: {error}")
         kind = (row.get("kind") or Interaction.Kind.PURCHASE.value).lower()
-        if kind not in kinds:
-            errors.append(f"kind: unknown kind {row['kind']!r} (use {'/'.join(sorted(kinds))})")
+        if not KIND_LABEL.match(kind):
+            errors.append(
+                f"kind: not a kind label: {row['kind']!r} (a letter, then up to 29 letters, "
+                "digits or _; e.g. purchase, like, view, rating, add_to_cart)"
+            )
+        weight = 1.0
+        if row.get("weight"):
+            try:
+                weight = parse_float(row["weight"])
+                if weight <= 0:
+                    raise BadValue(f"must be greater than 0: {row['weight']!r}")
+            except BadValue as error:
+                errors.append(f"weight: {error}")
         rating = None
         if row.get("rating"):
             try:
@@ -164,11 +181,13 @@ def parse_interactions(path: Path, report: ImportReport) -> list[InteractionRow]
         if errors:
             report.problems.extend(Problem(name, line, error) for error in errors)
             continue
-        record = InteractionRow(line, user_id, item_id, kind, timestamp, rating, is_evaluation)
+        record = InteractionRow(
+            line, user_id, item_id, kind, timestamp, rating, is_evaluation, weight
+        )
         key = (user_id, item_id, kind, timestamp)
         first = seen.get(key)
         if first is not None:
-            if (first.rating, first.is_evaluation) == (rating, is_evaluation):
+            if (first.rating, first.is_evaluation, first.weight) == (rating, is_evaluation, weight):
                 duplicates.append(line)
             else:
                 report.problems.append(
@@ -176,7 +195,7 @@ def parse_interactions(path: Path, report: ImportReport) -> list[InteractionRow]
                         name,
                         line,
                         f"same user, item, kind and timestamp as line {first.line} "
-                        "but a different rating or evaluation flag",
+                        "but a different rating, weight or evaluation flag",
                     )
                 )
             continue

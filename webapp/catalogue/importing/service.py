@@ -12,7 +12,11 @@ from pathlib import Path
 
 from webapp.catalogue.importing.embeddings import Embeddings, load_embeddings
 from webapp.catalogue.importing.images import ImageSource, validate_images
-from webapp.catalogue.importing.planning import existing_artwork_pks, make_plan
+from webapp.catalogue.importing.planning import (
+    artworks_by_external_id,
+    existing_artwork_pks,
+    make_plan,
+)
 from webapp.catalogue.importing.report import (
     ImportFailed,
     ImportReport,
@@ -20,6 +24,7 @@ from webapp.catalogue.importing.report import (
     ProgressCallback,
 )
 from webapp.catalogue.importing.rows import InteractionRow, parse_interactions, parse_items
+from webapp.catalogue.importing.sales import plan_sales
 from webapp.catalogue.importing.writing import write
 
 IMPLIED_ARTIST = "Unknown artist"
@@ -93,8 +98,19 @@ def gallery_import(
         report.problems.sort(key=lambda p: (order.get(p.file, 2), p.line or 0))
         raise ImportFailed(report)
 
-    # 2. Plan.
-    plan = make_plan(items, images, interactions, other_pks, embeddings, embeddings_name, report)
+    # 2. Plan. Sales first: a purchase keeps its work sold whatever the items row says.
+    artworks = artworks_by_external_id(items)
+    plan_sales(items, interactions, artworks, other_pks, report)
+    plan = make_plan(
+        items,
+        images,
+        interactions,
+        other_pks,
+        embeddings,
+        embeddings_name,
+        report,
+        artworks=artworks,
+    )
     if dry_run:
         return report
 

@@ -32,7 +32,11 @@ from webapp.catalogue.importing.report import (
 )
 from webapp.catalogue.importing.rows import ItemRow
 from webapp.catalogue.models import Artist, Artwork, Collector, FeatureSet, Interaction
-from webapp.catalogue.services import artwork_image_save, feature_set_create
+from webapp.catalogue.services import (
+    artwork_image_save,
+    artwork_sales_apply,
+    feature_set_create,
+)
 
 BULK_BATCH = 1000
 
@@ -91,6 +95,10 @@ def _write_plan(
     if progress:
         progress("interactions", 0, len(plan.new_interactions))
     _write_interactions(plan, collectors, artwork_pks)
+    # A purchase is a sale: the works of this import are sold from their first purchase.
+    artwork_sales_apply(artwork_ids=artwork_pks.values())
+    for conflict in report.sale_conflicts:
+        conflict.artwork_pk = artwork_pks.get(conflict.item_id)
     if progress:
         progress("interactions", len(plan.new_interactions), len(plan.new_interactions))
     if embeddings is not None:
@@ -203,6 +211,7 @@ def _write_interactions(
                 collector_id=collectors[row.user_id],
                 artwork_id=artwork_pks[row.item_id],
                 kind=row.kind,
+                weight=row.weight,
                 rating=row.rating,
                 timestamp=row.timestamp,
                 is_evaluation=row.is_evaluation,
@@ -214,10 +223,12 @@ def _write_interactions(
     if plan.changed_interactions:
         Interaction.objects.bulk_update(
             [
-                Interaction(pk=pk, rating=row.rating, is_evaluation=row.is_evaluation)
+                Interaction(
+                    pk=pk, rating=row.rating, is_evaluation=row.is_evaluation, weight=row.weight
+                )
                 for pk, row in plan.changed_interactions
             ],
-            ["rating", "is_evaluation"],
+            ["rating", "is_evaluation", "weight"],
             batch_size=BULK_BATCH,
         )
 

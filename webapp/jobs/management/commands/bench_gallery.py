@@ -1,12 +1,13 @@
 """`manage.py bench_gallery`: the engine's benchmark on the gallery in the database.
 
-The same runner as `python -m recengine bench`, fed from the catalogue: interactions
-(purchases and likes), item features from a feature set (extracted when missing), the
-images for the models that read pixels, the listing times for the one-of-a-kind
-protocol, and the demo gallery's hidden tastes for the oracle.
+The same runner and options as `python -m recengine bench`, fed from the catalogue: its
+events with their kinds (purchases and likes), item features from a feature set (extracted
+when missing), the images for the models that read pixels, each work's listing and sale
+time for the one-of-a-kind protocol, and the demo gallery's hidden tastes for the oracle
+(a reference, not a method).
 
     manage.py bench_gallery --protocol one-of-a-kind \\
-        --models curatornet@uniform,curatornet@guided \\
+        --models popularity,random,curatornet@uniform,curatornet@guided,oracle \\
         --params '{"curatornet@uniform": {"sampling": "uniform"}, ...}' --out results.json
 """
 
@@ -24,27 +25,9 @@ class Command(BaseCommand):
     help = "Fit, tune on validation and evaluate engine models on the catalogue."
 
     def add_arguments(self, parser):
-        parser.add_argument("--models", required=True)
-        parser.add_argument(
-            "--protocol",
-            choices=("full", "sampled", "profile-cut", "one-of-a-kind"),
-            default="full",
-        )
-        parser.add_argument(
-            "--split",
-            choices=("given", "temporal-loo", "random", "time-cut", "cold-items", "cold-users"),
-        )
-        parser.add_argument("--k", default="10,20")
-        parser.add_argument("--sampled", type=int)
-        parser.add_argument("--negatives", default="uniform")
-        parser.add_argument("--metrics")
-        parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--grid", action="store_true")
-        parser.add_argument("--select")
-        parser.add_argument("--params")
-        parser.add_argument("--out")
-        parser.add_argument("--per-user")
-        parser.add_argument("--quiet", action="store_true")
+        from recengine.__main__ import add_bench_arguments
+
+        add_bench_arguments(parser)
         parser.add_argument("--features", default="handcrafted", help="extractor or feature set")
         parser.add_argument("--features-weights", default="", help="file in VITRINE_WEIGHTS_DIR")
         parser.add_argument("--features-image-size", type=int)
@@ -55,7 +38,11 @@ class Command(BaseCommand):
         from recengine.bench import model_name, run
         from recengine.datasets import BenchmarkData
         from recengine.models import model_info
-        from webapp.catalogue.datasets import catalogue_interactions, has_hidden_tastes
+        from webapp.catalogue.datasets import (
+            artwork_times,
+            catalogue_interactions,
+            has_hidden_tastes,
+        )
         from webapp.jobs.features import FeatureError, feature_set_ensure
 
         if not Artwork.objects.exists():
@@ -84,8 +71,13 @@ class Command(BaseCommand):
             with_hidden_tastes=has_hidden_tastes(),
             with_images="item_images" in needs or '"fine_tune": true' in params,
         )
-        listed = dict(Artwork.objects.values_list("id", "listed_at"))
-        listed_at = np.asarray([listed[int(key)].timestamp() for key in data.item_ids])
+        artwork_ids = [int(key) for key in data.item_ids]
+        listed_at, sold_at = artwork_times(artwork_ids)
+        # A work marked sold without a known sale time was never in stock as far as the
+        # protocol can tell: it is no candidate at any time.
+        sold = dict(Artwork.objects.values_list("id", "is_sold"))
+        unknown = np.isnan(sold_at) & np.asarray([sold[pk] for pk in artwork_ids])
+        sold_at = np.where(unknown, -np.inf, sold_at)
         gallery = BenchmarkData(
             name="gallery" + (f" ({feature_set.source})" if feature_set else ""),
             train=None,
@@ -94,27 +86,14 @@ class Command(BaseCommand):
             interactions=data,
             negatives=None,
             item_listed_at=listed_at,
+            item_sold_at=sold_at,
         )
+        keys = (
+            "models protocol split k sampled negatives metrics seed grid no_validation select "
+            "target_kinds profile_kinds params out per_user quiet"
+        ).split()
         namespace = argparse.Namespace(
-            **{
-                k: options[k]
-                for k in (
-                    "models",
-                    "protocol",
-                    "split",
-                    "k",
-                    "sampled",
-                    "negatives",
-                    "metrics",
-                    "seed",
-                    "grid",
-                    "select",
-                    "params",
-                    "out",
-                    "per_user",
-                    "quiet",
-                )
-            },
+            **{k: options[k] for k in keys},
             data=None,
             command_line="uv run python manage.py bench_gallery "
             + " ".join(shlex.quote(a) for a in sys.argv[2:]),
