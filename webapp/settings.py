@@ -201,6 +201,15 @@ VITRINE_HEARTBEAT_S = float(os.environ.get("VITRINE_HEARTBEAT_S", "5"))
 VITRINE_STALE_AFTER_S = float(os.environ.get("VITRINE_STALE_AFTER_S", "60"))
 # Attempts before the reaper gives a job up as failed.
 VITRINE_MAX_ATTEMPTS = int(os.environ.get("VITRINE_MAX_ATTEMPTS", "3"))
+# What a training job serves: "refit", the evaluated recipe refitted on every event for the
+# epoch count validation chose; or "evaluated", the very model the test metrics measured.
+VITRINE_SERVE_MODELS = ("refit", "evaluated")
+VITRINE_SERVE_MODEL = os.environ.get("VITRINE_SERVE_MODEL", "refit")
+if VITRINE_SERVE_MODEL not in VITRINE_SERVE_MODELS:
+    raise ImproperlyConfigured(
+        f"VITRINE_SERVE_MODEL must be one of {', '.join(VITRINE_SERVE_MODELS)}, "
+        f"not {VITRINE_SERVE_MODEL!r}."
+    )
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 if PRODUCTION:

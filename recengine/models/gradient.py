@@ -53,6 +53,9 @@ class GradientRecommender(Recommender):
 
     def __init__(self, **hyperparameters: Any) -> None:
         super().__init__(**hyperparameters)
+        from ..evaluation import metric_name_check
+
+        metric_name_check(self.hyperparameters["valid_metric"])  # one spelling everywhere
         self.module_: torch.nn.Module | None = None
         self.shape_: dict[str, Any] = {}
         self.history_: list[dict] = []

@@ -44,12 +44,27 @@ def test_a_finished_job_records_what_it_trained_on_and_produced(small_gallery):
     assert job.peak_memory_mb > 0 and job.device == "cpu" and job.worker
     assert "attempt 1" in job.log_tail
     kinds = set(job.artefacts.values_list("kind", flat=True))
-    assert kinds == {"model", "embeddings", "index", "checkpoint", "evaluation"}
+    assert kinds == {
+        "model",
+        "embeddings",
+        "index",
+        "checkpoint",
+        "evaluation",
+        "evaluation_model",
+    }
+    from webapp.catalogue.models import Interaction
     from webapp.jobs.selectors import job_evaluation
 
-    users, per_user = job_evaluation(job=job)
-    assert len(users) == job.metrics["test_users"] and "NDCG@20" in per_user
+    evaluation = job_evaluation(job=job)
+    per_user = evaluation.metrics
+    assert len(evaluation.collector_ids) == job.metrics["test_users"] and "NDCG@20" in per_user
     assert abs(per_user["NDCG@20"].mean() - job.metrics["NDCG@20"]) < 1e-6
+    # each value names the held-out event it ranked, by external ids, and the data
+    assert evaluation.snapshot == job.snapshot["events_id"]
+    assert evaluation.split == "temporal leave-last-out"
+    collector, artwork, seconds = evaluation.keys()[0]
+    held_out = Interaction.objects.filter(collector_id=int(collector), artwork_id=int(artwork))
+    assert seconds in [i.timestamp.timestamp() for i in held_out]
     for artefact in job.artefacts.all():
         assert artefact.size > 0 and len(artefact.sha256) == 64
     assert job.is_active
@@ -221,6 +236,8 @@ def test_soft_time_limit_fails_with_a_clear_message(small_gallery, monkeypatch):
     assert training_job_run(job_id=job.pk) == "failed"
     job.refresh_from_db()
     assert "time limit" in job.error and "CELERY_TASK_SOFT_TIME_LIMIT" in job.error
+    # one limit covers both fits, and the message says so and where it stopped
+    assert "during the evaluation fit" in job.error and "the serving refit" in job.error
 
 
 def test_an_unwritable_artefact_folder_fails_the_job_and_serves_nothing(

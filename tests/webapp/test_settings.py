@@ -101,3 +101,18 @@ def test_artefacts_go_to_an_s3_bucket_when_one_is_configured():
         "from django.core.files.storage import storages; print(type(storages['default']).__name__)",
     )
     assert local.stdout.splitlines()[-1] == "FileSystemStorage"
+
+
+def test_an_unknown_serve_model_setting_is_refused():
+    result = manage("check", VITRINE_SERVE_MODEL="best")
+    assert result.returncode != 0
+    assert "VITRINE_SERVE_MODEL must be one of refit, evaluated, not 'best'" in result.stderr
+    shown = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; print(settings.VITRINE_SERVE_MODEL)",
+        VITRINE_SERVE_MODEL="evaluated",
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == "evaluated"

@@ -140,3 +140,41 @@ def test_admin_needs_staff(client, curator):
     response = client.post(reverse("admin:jobs_trainingjob_train_defaults"))
     assert response.status_code == 302 and "/admin/login/" in response.url
     assert not TrainingJob.objects.exists()
+
+
+def test_a_reference_line_is_labelled_on_the_job_pages_and_never_chosen_by_default(
+    client, staff, small_gallery
+):
+    from django.utils.html import escape
+
+    from recengine import model_info
+    from webapp.jobs.methods import default_methods, method_references
+    from webapp.jobs.services import training_job_create
+
+    label = model_info("oracle")["reference"]
+    assert method_references() == {"oracle": label}  # the registry says so, not a name here
+    assert default_methods()[-1] == "oracle"  # trained with the defaults, as a reference
+    for method in ("oracle", "popularity"):
+        training_job_run(job_id=training_job_create(method=method).pk)
+    oracle = TrainingJob.objects.get(method="oracle")
+    client.force_login(staff)
+    pages = [
+        client.get(reverse("curation:job-list")),
+        client.get(reverse("curation:job-detail", args=[oracle.pk])),
+        client.get(reverse("curation:job-new", args=["train", "oracle"])),
+    ]
+    for response in pages:
+        html = response.content.decode()
+        assert escape(label) in html
+        assert "ceiling" not in html.lower() and "upper line" not in html.lower()
+    options = pages[0].content.decode().split('id="train-method"')[1].split("</select>")[0]
+    assert options.index('value="popularity"') < options.index('value="oracle"')
+    collector = Collector.objects.filter(interactions__kind="purchase").first()
+    detail = reverse("curation:collector-detail", args=[collector.pk])
+    shown = client.get(detail)
+    assert shown.context["method"] == "popularity"  # the reference is never the default
+    assert escape(f"oracle ({label})") in shown.content.decode()
+    asked = client.get(detail, {"method": "oracle"})
+    assert asked.context["method"] == "oracle" and 'data-testid="reference"' in (
+        asked.content.decode()
+    )

@@ -118,7 +118,14 @@ def test_dvbpr_trains_on_the_gallery_images(small_gallery):
     assert job.params["backbone"] == "test_resnet" and job.model_artefact.size > 0
     assert job.visual_source == "backbone: test_resnet (random init)"
     kinds = {a.kind for a in job.artefacts.all()}
-    assert kinds == {"model", "embeddings", "index", "checkpoint", "evaluation"}
+    assert kinds == {
+        "model",
+        "embeddings",
+        "index",
+        "checkpoint",
+        "evaluation",
+        "evaluation_model",
+    }
 
 
 def test_an_import_of_interactions_and_embeddings_only_trains_the_feature_models(tmp_path):
@@ -176,10 +183,13 @@ def test_bench_gallery_runs_the_engine_benchmark_on_the_catalogue(small_gallery,
     report = json.loads(out.read_text())
     rows = {row["model"]: row for row in report["models"]}
     assert set(rows) == {"popularity", "visrank", "curatornet@guided", "oracle"}
-    assert report["protocol"] == "one-of-a-kind" and report["split"] == "time-cut"
+    assert report["protocol"] == "one-of-a-kind" and report["split"] == "purchase-time"
+    assert report["snapshot"].startswith("gallery")
     assert rows["curatornet@guided"]["hyperparameters"]["sampling"] == "guided"
     assert rows["curatornet@guided"]["epoch_seconds"] > 0
     for row in rows.values():
-        assert 0 <= row["metrics"]["AUC"] <= 1 and row["metrics"]["in_stock"] >= 1
+        assert 0 <= row["metrics"]["AUC"] <= 1 and row["diagnostics"]["mean_candidates"] >= 1
+    assert rows["oracle"]["reference"] == "reference: the generator's hidden tastes"
+    assert set(rows["curatornet@guided"]["sampling_shares"]) >= {"next_basket", "missing_item"}
     assert report["command"].startswith("uv run python manage.py bench_gallery")
     assert report["dataset"].startswith("gallery (handcrafted")

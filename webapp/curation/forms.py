@@ -54,16 +54,71 @@ class CatalogueFilterForm(forms.Form):
         }
 
 
+def clean_metric_name(value: str) -> str:
+    """A canonical metric name (recengine.evaluation.metric_name_check), else a form error
+    that lists the known ones: an unknown name is refused, never replaced by a default."""
+    from recengine.evaluation import metric_name_check
+
+    try:
+        return metric_name_check(value)
+    except ValueError as error:
+        raise forms.ValidationError(str(error)) from None
+
+
 class PairedTestForm(forms.Form):
     a = forms.IntegerField(min_value=1, label="Job A")
     b = forms.IntegerField(min_value=1, label="Job B")
     metric = forms.CharField(max_length=40)
+
+    def clean_metric(self) -> str:
+        return clean_metric_name(self.cleaned_data["metric"])
 
     def clean(self):
         data = super().clean()
         if data.get("a") and data.get("a") == data.get("b"):
             self.add_error("b", "Choose two different jobs.")
         return data
+
+
+ALL_DATA = "all"
+
+
+class MethodsTableForm(forms.Form):
+    """Which jobs the Methods table shows (one data group, or all) and its order.
+
+    data: a group key ("<snapshot id>|<split>") from ``data_groups``, or "all"; empty is
+    the newest group. sort: "job", "method", "fit", "size" or a canonical metric name,
+    "-" first for descending.
+    """
+
+    FIELD_SORTS = ("job", "method", "fit", "size")
+
+    data = forms.CharField(required=False, max_length=200)
+    sort = forms.CharField(required=False, max_length=50)
+
+    def __init__(self, *args, groups: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.groups = groups
+
+    def clean_data(self) -> str:
+        value = self.cleaned_data["data"]
+        if value and value != ALL_DATA and value not in self.groups:
+            raise forms.ValidationError(
+                f"No jobs were evaluated on the data “{value}”; choose one of the groups below."
+            )
+        return value or (self.groups[0] if self.groups else ALL_DATA)
+
+    def clean_sort(self) -> str:
+        value = self.cleaned_data["sort"]
+        key = value.lstrip("-")
+        if key and key not in self.FIELD_SORTS:
+            try:
+                clean_metric_name(key)
+            except forms.ValidationError as error:
+                raise forms.ValidationError(
+                    f"Cannot sort by “{value}”: {' '.join(error.messages)}"
+                ) from None
+        return value
 
 
 def parse_ids(values: list[str]) -> tuple[list[int], list[str]]:

@@ -61,11 +61,24 @@ def artefact_save(*, job: TrainingJob, kind: str, local: Path, name: str | None 
     return artefact
 
 
-def model_save(*, job: TrainingJob, model) -> Artefact:
-    """The fitted engine model (config.json + weights.safetensors) as the job's model."""
+def model_save(*, job: TrainingJob, model, kind: str = Artefact.Kind.MODEL) -> Artefact:
+    """A fitted engine model (config.json + weights.safetensors) as the job's served model,
+    or (kind EVALUATION_MODEL) as the model its test metrics measured."""
+    name = "model" if kind == Artefact.Kind.MODEL else kind
     with tempfile.TemporaryDirectory() as tmp:
         model.save(tmp)
-        return artefact_save(job=job, kind=Artefact.Kind.MODEL, local=Path(tmp), name="model")
+        return artefact_save(job=job, kind=kind, local=Path(tmp), name=name)
+
+
+def artefact_share(*, artefact: Artefact, kind: str) -> Artefact:
+    """Record already stored files as a second kind of the same job (the evaluated model
+    served as it is): one copy of the bytes, two names, the same checksum."""
+    shared, _ = Artefact.objects.update_or_create(
+        job=artefact.job,
+        kind=kind,
+        defaults={"path": artefact.path, "sha256": artefact.sha256, "size": artefact.size},
+    )
+    return shared
 
 
 def artefacts_delete(*, job: TrainingJob) -> None:

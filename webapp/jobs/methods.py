@@ -6,11 +6,12 @@ collector page, with no change to this file.
 
 from webapp.jobs.models import TrainingJob
 
-# Trained by `make demo` and the "train defaults" button. The oracle joins only when the
-# data has hidden tastes (the demo gallery), as the upper line to compare against.
+# Trained by `make demo` and the "train defaults" button. Reference lines (models whose
+# registry entry has a `reference`, e.g. the oracle) join when the data has what they read.
 DEFAULT_METHODS = ("popularity", "visrank", "curatornet", "random")
-ORACLE = "oracle"
 DEFAULT_EXTRACTOR = "handcrafted"
+# Data only the demo gallery has: a reference line that reads it is trained only there.
+HIDDEN_TASTES = ("user_latent", "item_latent")
 
 
 def trainable_models() -> list[str]:
@@ -25,12 +26,37 @@ def extractors() -> list[str]:
     return list(list_extractors())
 
 
+def method_reference(method: str) -> str:
+    """What a reference line is, in words ("reference: the generator's hidden tastes"), or
+    "" for a method (and for a name the registry does not know)."""
+    from recengine import model_info
+
+    try:
+        return str(model_info(method).get("reference") or "")
+    except (KeyError, ValueError):
+        return ""
+
+
+def method_references() -> dict[str, str]:
+    """{model name: its reference label} of every registered reference line."""
+    return {m: label for m in trainable_models() if (label := method_reference(m))}
+
+
+def methods_first(methods: list[str]) -> list[str]:
+    """The methods in their order, then the reference lines: a default or a first choice
+    is never a reference."""
+    references = method_references()
+    return [m for m in methods if m not in references] + [m for m in methods if m in references]
+
+
 def default_methods() -> list[str]:
     from webapp.catalogue.datasets import has_hidden_tastes
 
     methods = [m for m in DEFAULT_METHODS if m in trainable_models()]
-    if ORACLE in trainable_models() and has_hidden_tastes():
-        methods.append(ORACLE)
+    for reference in method_references():
+        reads_tastes = set(method_needs(reference)) & set(HIDDEN_TASTES)
+        if reference not in methods and (not reads_tastes or has_hidden_tastes()):
+            methods.append(reference)
     return methods
 
 

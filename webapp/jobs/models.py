@@ -50,8 +50,11 @@ class TrainingJob(models.Model):
         max_length=300, blank=True, help_text="backbone and weights behind the features"
     )
     device = models.CharField(max_length=40, blank=True)
-    # Where a resumed attempt picks up: {"evaluated": true} once test metrics are in.
+    # Where a resumed attempt picks up: {"evaluated": true, "serve": "refit" | "evaluated",
+    # "best_epoch": n} once test metrics are in.
     state = models.JSONField(default=dict, blank=True)
+    # What the served model is, in words: the evaluated one, or a refit and how it was run.
+    served_model = models.CharField(max_length=300, blank=True)
 
     attempts = models.PositiveIntegerField(default=0)
     worker = models.CharField(max_length=200, blank=True)
@@ -96,6 +99,10 @@ class TrainingJob(models.Model):
     def model_artefact(self) -> "Artefact | None":
         return self.artefacts.filter(kind=Artefact.Kind.MODEL).first()
 
+    @property
+    def evaluation_model_artefact(self) -> "Artefact | None":
+        return self.artefacts.filter(kind=Artefact.Kind.EVALUATION_MODEL).first()
+
 
 class Artefact(models.Model):
     """A file (or folder) a job wrote through Django storage, with its checksum and size.
@@ -108,7 +115,10 @@ class Artefact(models.Model):
         CHECKPOINT = "checkpoint", "training checkpoint"
         EMBEDDINGS = "embeddings", "item and user vectors"
         INDEX = "index", "faiss index"
-        EVALUATION = "evaluation", "per-user test metrics"
+        EVALUATION = "evaluation", "per-event test metrics"
+        # The model the test metrics measured (fitted on the split's train part): the page
+        # that shows a held-out purchase asks it, since the served model may have seen it.
+        EVALUATION_MODEL = "evaluation_model", "evaluation model (train part only)"
 
     job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="artefacts")
     kind = models.CharField(max_length=20, choices=Kind.choices)

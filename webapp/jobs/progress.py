@@ -24,31 +24,51 @@ class JobCancelled(Exception):
 class ProgressRecorder:
     """Turns the engine's callback(fraction, message, **details) into throttled writes.
 
-    A stage maps the engine's 0..1 into a slice of the job's bar, so extraction, fitting
-    and evaluation share one bar that only moves forward. Epoch details (loss, validation
-    metric) of the "fit" stage become the job's training curves. Every write also reads
-    the cancel flag: cancelling takes effect within one progress interval.
+    A stage maps the engine's 0..1 into a slice of the job's bar, so extraction, the
+    evaluation fit, the evaluation, the serving refit and saving share one bar. The bar
+    only moves forward: a value below the highest one written so far (a resumed attempt
+    replaying its first stages, a second fit starting at epoch 1) holds the bar where it
+    is, and the stage's label prefixes the message, so "epoch 1/12" of the refit never
+    reads as the job starting over. Epoch details (loss, validation metric) of the "fit"
+    stage become the job's training curves. Every write also reads the cancel flag:
+    cancelling takes effect within one progress interval.
     """
 
-    def __init__(self, job_id: int, listener=None, log_tail: LogTail | None = None):
+    def __init__(
+        self,
+        job_id: int,
+        listener=None,
+        log_tail: LogTail | None = None,
+        reached: float = 0.0,
+    ):
         self.job_id = job_id
         self.listener = listener  # e.g. a tqdm bar on the command line; sees every update
         self.log_tail = log_tail
         self.start, self.span = 0.0, 1.0
         self.stage_name = ""
+        self.label = ""
         self.history: list[dict] = []
+        # The highest value written: a resumed attempt starts from where the last one got.
+        self.reached = max(0.0, min(1.0, float(reached or 0.0)))
         self._last_write = 0.0
 
-    def stage(self, start: float, end: float, name: str = "") -> ProgressRecorder:
+    def stage(
+        self, start: float, end: float, name: str = "", label: str | None = None
+    ) -> ProgressRecorder:
+        """Map the next callbacks onto [start, end] of the bar; ``label`` (default: none)
+        prefixes their messages."""
         self.start, self.span = start, end - start
         if name:
             self.stage_name = name
+        self.label = label or ""
         return self
 
     def __call__(self, fraction: float, message: str = "", **details) -> None:
         value = self.start + self.span * max(0.0, min(1.0, float(fraction)))
+        value = self.reached = max(value, self.reached)
+        message = f"{self.label}: {message}" if self.label and message else str(message)
         if self.listener is not None:
-            self.listener(value, str(message), **details)
+            self.listener(value, message, **details)
         epoch_done = "epoch" in details and "loss" in details and "metric_name" in details
         if epoch_done and self.stage_name == "fit":
             self.history = [h for h in self.history if h["epoch"] != details["epoch"]]
@@ -64,7 +84,7 @@ class ProgressRecorder:
         if now - self._last_write < PROGRESS_INTERVAL_S and fraction < 1.0 and not epoch_done:
             return
         self._last_write = now
-        fields = {"progress": value, "progress_message": str(message)[:300]}
+        fields = {"progress": value, "progress_message": message[:300]}
         if details.get("seconds_left") is not None:
             fields["seconds_left"] = float(details["seconds_left"])
         if epoch_done and self.stage_name == "fit":

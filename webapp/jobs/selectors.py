@@ -1,9 +1,8 @@
 """Reads about jobs."""
 
-import numpy as np
-from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 
+from webapp.jobs.evaluations import JobEvaluation, evaluation_load
 from webapp.jobs.models import Artefact, TrainingJob
 
 
@@ -37,18 +36,10 @@ def trained_methods() -> list[str]:
     )
 
 
-def job_evaluation(*, job: TrainingJob) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
-    """(collector ids, {metric: per-collector values}) of a job's test evaluation, or None
-    for jobs trained before per-user values were kept."""
+def job_evaluation(*, job: TrainingJob) -> JobEvaluation | None:
+    """The job's per-event test values with their identity (webapp.jobs.evaluations), or
+    None for jobs trained before per-row values were kept."""
     artefact = job.artefacts.filter(kind=Artefact.Kind.EVALUATION).first()
     if artefact is None:
         return None
-    with default_storage.open(artefact.path, "rb") as handle:
-        with np.load(handle, allow_pickle=False) as data:
-            users = data["user_ids"].astype(str)
-            metrics = {
-                key.removeprefix("metric:"): data[key].copy()
-                for key in data.files
-                if key.startswith("metric:")
-            }
-    return users, metrics
+    return evaluation_load(artefact=artefact)

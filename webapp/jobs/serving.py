@@ -12,6 +12,7 @@ from django.db.models import Max
 
 from webapp.catalogue.datasets import CONSUMED_KINDS, item_key, user_key
 from webapp.catalogue.models import Artwork, Collector, Interaction
+from webapp.catalogue.selectors import artworks_available
 from webapp.jobs.methods import method_needs
 from webapp.jobs.models import Artefact, TrainingJob
 from webapp.jobs.selectors import training_job_active
@@ -19,7 +20,8 @@ from webapp.jobs.selectors import training_job_active
 MODEL_FILES = ("config.json", "weights.safetensors")
 _cache: dict[tuple[int, str], object] = {}
 _index_cache: dict[tuple, object] = {}
-_newest_seen: dict[int, tuple[object, int]] = {}  # job id -> (model, newest work id looked at)
+# (job id, artefact kind) -> (model, newest work id looked at)
+_newest_seen: dict[tuple[int, str], tuple[object, int]] = {}
 _cache_lock = threading.Lock()
 _job_locks: dict[int, threading.Lock] = {}
 logger = logging.getLogger(__name__)
@@ -65,11 +67,12 @@ def _local_copy(job: TrainingJob, artefact, names: tuple[str, ...]) -> Path:
     return local
 
 
-def model_for_job(job: TrainingJob):
-    """Load a job's model once per process."""
-    artefact = job.model_artefact
+def model_for_job(job: TrainingJob, kind: str = Artefact.Kind.MODEL):
+    """Load a job's model once per process: the served one, or (kind EVALUATION_MODEL) the
+    one its test metrics measured, fitted on the split's train part only."""
+    artefact = job.artefacts.filter(kind=kind).first()
     if artefact is None:
-        raise ValueError(f"job #{job.pk} has no model artefact")
+        raise ValueError(f"job #{job.pk} has no {Artefact.Kind(kind).label} artefact")
     key = (job.pk, artefact.sha256)
     with _cache_lock:
         if key in _cache:
@@ -108,25 +111,25 @@ def index_for_job(job: TrainingJob, model):
     return served
 
 
-def model_with_new_artworks(job: TrainingJob):
+def model_with_new_artworks(job: TrainingJob, kind: str = Artefact.Kind.MODEL):
     """The job's model, extended with works listed after it was trained, for the models
     that can score a work from its features or image (cold start, no retraining).
 
     Vectors come from the job's own feature set (same extractor, weights, projection);
     a failure leaves the model as it was: new works are then simply not recommended.
     """
-    model = model_for_job(job)
+    model = model_for_job(job, kind)
     # Ids only grow: when the newest work with an image is the one already looked at for
     # this model, nothing was listed since, and one indexed MAX() says so (a NOT IN over
     # the whole catalogue costs ~100 ms a request at 10,000 works).
     newest = Artwork.objects.exclude(image="").aggregate(newest=Max("id"))["newest"]
     with _cache_lock:
-        seen = _newest_seen.get(job.pk)
+        seen = _newest_seen.get((job.pk, kind))
     if newest is None or (seen is not None and seen[0] is model and seen[1] == newest):
         return model
     _extend(job, model)
     with _cache_lock:
-        _newest_seen[job.pk] = (model, newest)
+        _newest_seen[(job.pk, kind)] = (model, newest)
     return model
 
 
@@ -195,7 +198,7 @@ def collector_recommendations(
     exclude = np.asarray(
         [position[item_key(a)] for a in owned_ids if item_key(a) in position], dtype=np.int64
     )
-    available = set(Artwork.objects.filter(is_sold=False).values_list("id", flat=True))
+    available = set(artworks_available().values_list("id", flat=True))
     candidates = np.asarray([int(key) in available for key in item_ids], dtype=bool)
 
     user_index = int(model.user_index([user_key(collector.pk)])[0])
@@ -211,16 +214,20 @@ def collector_recommendations(
     return recommendations_from_items(job, model, profile, items, scores, served_by)
 
 
-def top_items(*, job, model, profile, exclude, allowed, user_index: int, k: int):
+def top_items(
+    *, job, model, profile, exclude, allowed, user_index: int, k: int, use_index: bool = True
+):
     """(item indices (1, <=k), scores, "faiss index" | "model") for one collector.
 
     From the faiss index when the model has one and a query vector for this collector
     (their learned vector, or their current profile pooled); from the model's own
     scoring otherwise. Both honour ``allowed`` (unsold works) and ``exclude``.
+    use_index False: the model is not the one the index was built from (the job's
+    evaluation model), so it scores for itself.
     """
     mask = np.asarray(allowed, dtype=bool).copy()
     mask[np.asarray(exclude, dtype=np.int64)] = False
-    served = index_for_job(job, model)
+    served = index_for_job(job, model) if use_index else None
     if served is not None:
         index, user_vectors = served
         query = None

@@ -15,10 +15,20 @@ def snapshot_of(data, feature_set=None) -> dict:
     """{"id", "sha256", "interactions", "users", "items", "feature_set"} of an engine
     dataset (recengine.Interactions) and the feature set behind its item features."""
     digest = hashlib.sha256()
-    for ids in (data.user_ids, data.item_ids):
-        digest.update("\x1f".join(str(v) for v in ids).encode())
+    for ids in (data.user_ids, data.item_ids, getattr(data, "kind_names", None)):
+        if ids is not None:
+            digest.update("\x1f".join(str(v) for v in ids).encode())
         digest.update(b"\x1e")
-    for array in (data.users, data.items, data.timestamps, data.ratings):
+    # What happened (each event's kind and weight) is part of the data: a like turned into
+    # a purchase is another snapshot.
+    for array in (
+        data.users,
+        data.items,
+        data.timestamps,
+        data.ratings,
+        getattr(data, "kinds", None),
+        getattr(data, "weights", None),
+    ):
         if array is not None:
             digest.update(np.ascontiguousarray(array).tobytes())
         digest.update(b"\x1e")

@@ -1,24 +1,44 @@
 """Every finished training job's test evaluation, side by side: the table (and its
-exports), means with 95% confidence intervals from the per-collector values, and paired
-significance tests between two jobs on the collectors both were evaluated on."""
+exports), means with 95% confidence intervals from the per-event values, and paired
+significance tests between two jobs.
+
+A result carries its identity (webapp.jobs.evaluations): the events it ranked, the data
+snapshot and the split. Jobs are grouped by (snapshot, split); only jobs of one group are
+compared, and a paired test joins their values on (collector, artwork, time).
+"""
 
 import math
-import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 from django.db.models import Prefetch
 
 from webapp.curation.selectors.recommenders import finished_training_jobs, job_params_label
+from webapp.jobs.evaluations import JobEvaluation
+from webapp.jobs.methods import method_references
 from webapp.jobs.models import Artefact, TrainingJob
 from webapp.jobs.selectors import job_evaluation
 
-# Facts stored beside the metrics in job.metrics, not metrics themselves.
-NOT_METRICS = {"test_users", "fit_seconds", "best_epoch", "items", "dim"}
 METRIC_ORDER = ("AUC", "HR", "Recall", "Precision", "NDCG", "MRR", "MAP", "Coverage", "Novelty")
 HEADLINE = ("AUC", "Recall", "NDCG")
 FIELD_SORTS = ("job", "method", "fit", "size")
+NOT_COMPARABLE = (
+    "evaluated before results carried their events' identity (collector, work, time) and "
+    "data snapshot: not comparable with any other job; train it again to compare it"
+)
+
+
+def is_metric(name: str) -> bool:
+    """A canonical metric name (job.metrics also holds facts such as test_users)."""
+    from recengine.evaluation import metric_name_check
+
+    try:
+        metric_name_check(name)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass
@@ -28,6 +48,13 @@ class JobRow:
     metrics: dict[str, float]
     fit_seconds: float | None
     model_bytes: int | None
+    reference: str = ""  # e.g. "reference: the generator's hidden tastes"; "" for a method
+    snapshot: str = ""  # the events the evaluation ran on; "" when not comparable
+    split: str = ""
+
+    @property
+    def data_key(self) -> str:
+        return f"{self.snapshot}|{self.split}" if self.snapshot else ""
 
     def value(self, key: str):
         if key == "job":
@@ -42,10 +69,31 @@ class JobRow:
 
 
 @dataclass
+class DataGroup:
+    """Jobs evaluated on one snapshot's events with one split: comparable with each other."""
+
+    snapshot: str
+    split: str
+    rows: list[JobRow] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"{self.snapshot}|{self.split}"
+
+    @property
+    def newest(self) -> datetime | None:
+        return max((r.job.finished_at for r in self.rows if r.job.finished_at), default=None)
+
+    @property
+    def methods(self) -> list[str]:
+        return sorted({r.job.method for r in self.rows})
+
+
+@dataclass
 class Interval:
     job: TrainingJob
     mean: float
-    low: float | None  # 95% CI; None without per-collector values
+    low: float | None  # 95% CI; None without per-event values
     high: float | None
     n: int
 
@@ -69,15 +117,18 @@ def comparison_rows() -> list[JobRow]:
             to_attr="evaluation_artefacts",
         ),
     )
+    references = method_references()
     rows = []
     for job in jobs:
         metrics = {
             k: float(v)
             for k, v in (job.metrics or {}).items()
-            if k not in NOT_METRICS and isinstance(v, int | float) and not isinstance(v, bool)
+            if isinstance(v, int | float) and not isinstance(v, bool) and is_metric(k)
         }
         fit = (job.timings or {}).get("fit", (job.metrics or {}).get("fit_seconds"))
         model = job.model_artefacts[0] if job.model_artefacts else None
+        evaluation = evaluation_of(job)
+        identified = evaluation is not None and evaluation.has_identity
         rows.append(
             JobRow(
                 job=job,
@@ -85,23 +136,40 @@ def comparison_rows() -> list[JobRow]:
                 metrics=metrics,
                 fit_seconds=float(fit) if fit is not None else None,
                 model_bytes=model.size if model else None,
+                reference=references.get(job.method, ""),
+                snapshot=evaluation.snapshot if identified else "",
+                split=evaluation.split if identified else "",
             )
         )
     return rows
+
+
+def data_groups(rows: list[JobRow]) -> tuple[list[DataGroup], list[JobRow]]:
+    """(groups of comparable jobs, newest finished first; jobs that compare with none)."""
+    groups: dict[str, DataGroup] = {}
+    alone = []
+    for row in rows:
+        if not row.snapshot:
+            alone.append(row)
+            continue
+        groups.setdefault(row.data_key, DataGroup(row.snapshot, row.split)).rows.append(row)
+
+    def newest(group: DataGroup) -> float:
+        return group.newest.timestamp() if group.newest else 0.0
+
+    return sorted(groups.values(), key=newest, reverse=True), alone
 
 
 def metric_names(rows: list[JobRow]) -> list[str]:
     return sorted({name for row in rows for name in row.metrics}, key=_metric_sort_key)
 
 
-def parse_sort(value: str, metrics: list[str]) -> tuple[str, bool]:
-    """(column, descending) from ?sort=NDCG@20 or ?sort=-NDCG@20; jobs newest first
-    by default."""
-    descending = value.startswith("-")
-    key = value.lstrip("-")
-    if key in metrics or key in FIELD_SORTS:
-        return key, descending
-    return "job", True
+def parse_sort(value: str) -> tuple[str, bool]:
+    """(column, descending) of a checked ?sort= value ("NDCG@20", "-NDCG@20", "method");
+    jobs newest first when empty. Checking is MethodsTableForm's."""
+    if not value:
+        return "job", True
+    return value.lstrip("-"), value.startswith("-")
 
 
 def sort_rows(rows: list[JobRow], key: str, descending: bool) -> list[JobRow]:
@@ -118,8 +186,12 @@ def export_records(rows: list[JobRow], metrics: list[str]) -> list[dict]:
         {
             "job": row.job.pk,
             "method": row.job.method,
+            "reference": row.reference,
             "params": row.params,
             "serving": row.job.is_active,
+            "served_model": row.job.served_model,
+            "snapshot": row.snapshot,
+            "split": row.split,
             "finished_at": row.job.finished_at.isoformat() if row.job.finished_at else None,
             "feature_set": str(row.job.feature_set) if row.job.feature_set else "",
             "fit_seconds": row.fit_seconds,
@@ -130,13 +202,13 @@ def export_records(rows: list[JobRow], metrics: list[str]) -> list[dict]:
     ]
 
 
-# --------------------------------------------------------------- per-collector values
-_evaluations: dict[tuple[int, str], tuple] = {}
+# --------------------------------------------------------------- per-event values
+_evaluations: dict[tuple[int, str], JobEvaluation | None] = {}
 _lock = threading.Lock()
 
 
-def evaluation_of(job: TrainingJob):
-    """(collector ids, {metric: values}) of the job's test split, cached by checksum."""
+def evaluation_of(job: TrainingJob) -> JobEvaluation | None:
+    """The job's per-event test values with their identity, cached by checksum."""
     prefetched = getattr(job, "evaluation_artefacts", None)
     if prefetched is not None:
         artefact = prefetched[0] if prefetched else None
@@ -175,11 +247,11 @@ def metric_intervals(rows: list[JobRow], metric: str) -> list[Interval]:
     intervals = []
     for row in rows:
         evaluation = evaluation_of(row.job)
-        values = evaluation[1].get(metric) if evaluation else None
+        values = evaluation.metrics.get(metric) if evaluation else None
         if values is not None and np.isfinite(values).any():
             mean, low, high, n = confidence_interval(values)
             intervals.append(Interval(row.job, mean, low, high, n))
-        elif metric in row.metrics:  # jobs from before per-collector values were kept
+        elif metric in row.metrics:  # jobs from before per-event values were kept
             intervals.append(Interval(row.job, row.metrics[metric], None, None, 0))
     return intervals
 
@@ -191,17 +263,28 @@ def chart_metrics(metrics: list[str]) -> tuple[list[str], list[str]]:
 
 
 def paired_comparison(*, job_a: TrainingJob, job_b: TrainingJob, metric: str):
-    """recengine.stats.paired_test of two jobs on one metric; ValueError with a reason."""
+    """recengine.stats.paired_test of two jobs on one metric, joined on the events both
+    ranked; ValueError with a sentence when they cannot be paired."""
     from recengine.stats import paired_test
 
-    first, second = evaluation_of(job_a), evaluation_of(job_b)
-    if first is None or second is None:
-        raise ValueError("Both jobs need per-collector test values (train them again).")
-    if metric not in first[1] or metric not in second[1]:
-        raise ValueError(f"{metric} was not evaluated per collector for both jobs.")
-    return paired_test(first[0], first[1][metric], second[0], second[1][metric], metric=metric)
-
-
-def safe_metric(value: str) -> str:
-    """Metric names are short words with an optional @k; anything else is refused."""
-    return value if re.fullmatch(r"[A-Za-z]{1,20}(@\d{1,4})?", value or "") else ""
+    evaluations = {}
+    for job in (job_a, job_b):
+        evaluation = evaluation_of(job)
+        if evaluation is None:
+            raise ValueError(f"Job #{job.pk} has no per-event test values (train it again).")
+        if not evaluation.has_identity:
+            raise ValueError(f"Job #{job.pk} was {NOT_COMPARABLE}.")
+        evaluations[job.pk] = evaluation
+    first, second = evaluations[job_a.pk], evaluations[job_b.pk]
+    if first.data != second.data:
+        raise ValueError(
+            f"Job #{job_a.pk} was evaluated on data snapshot {first.snapshot} "
+            f"({first.split}) and job #{job_b.pk} on {second.snapshot} ({second.split}): "
+            "a paired test needs both tested on the same events, so these two cannot be "
+            "compared. Train both on the same data."
+        )
+    if metric not in first.metrics or metric not in second.metrics:
+        raise ValueError(f"{metric} was not evaluated per event for both jobs.")
+    return paired_test(
+        first.keys(), first.metrics[metric], second.keys(), second.metrics[metric], metric=metric
+    )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from webapp.catalogue.datasets import item_key
-from webapp.catalogue.models import Artwork
+from webapp.catalogue.selectors import artworks_available
 from webapp.jobs.models import Artefact, TrainingJob
 from webapp.jobs.selectors import training_job_active
 
@@ -61,16 +61,31 @@ def job_params_label(job: TrainingJob) -> str:
 
 
 def recommender_choices() -> list[RecommenderChoice]:
-    """Every served method by name, then every finished job by id."""
-    jobs = list(finished_training_jobs())
+    """Every served method by name, then every finished job by id; reference lines (the
+    oracle) after the methods and labelled as what they are."""
+    from webapp.jobs.methods import method_references
+
+    references = method_references()
+
+    def labelled(text: str, method: str) -> str:
+        return f"{text}, {references[method]}" if method in references else text
+
+    def references_last(job: TrainingJob) -> bool:
+        return job.method in references
+
+    jobs = sorted(finished_training_jobs(), key=references_last)  # stable: newest first
     by_name = [
-        RecommenderChoice(job.method, f"{job.method} (serving, job #{job.pk})", job)
-        for job in sorted(jobs, key=lambda j: j.method)
+        RecommenderChoice(
+            job.method, labelled(f"{job.method} (serving, job #{job.pk}", job.method) + ")", job
+        )
+        for job in sorted(jobs, key=lambda j: (references_last(j), j.method))
         if job.is_active
     ]
     by_job = [
         RecommenderChoice(
-            f"job:{job.pk}", f"job #{job.pk}: {job.method} ({job_params_label(job)})", job
+            f"job:{job.pk}",
+            labelled(f"job #{job.pk}: {job.method} ({job_params_label(job)}", job.method) + ")",
+            job,
         )
         for job in jobs
     ]
@@ -121,10 +136,15 @@ def served_model(job: TrainingJob):
         return model_with_new_artworks(job)
 
 
+def evaluation_model(job: TrainingJob):
+    """The model the job's test metrics measured (fitted on its split's train part), with
+    the works listed since; for asking about an event the served model trained on."""
+    with job_lock(job):
+        return model_with_new_artworks(job, Artefact.Kind.EVALUATION_MODEL)
+
+
 def unsold_artwork_ids() -> np.ndarray:
-    return np.asarray(
-        Artwork.objects.filter(is_sold=False).values_list("id", flat=True), dtype=np.int64
-    )
+    return np.asarray(artworks_available().values_list("id", flat=True), dtype=np.int64)
 
 
 def positions_of(space: ItemSpace, artwork_ids) -> np.ndarray:
@@ -142,12 +162,15 @@ def profile_recommendations(
     allowed_ids: np.ndarray,
     k: int,
     user_index: int = -1,
+    use_index: bool = True,
 ) -> RecommendationList:
     """Top-k for a profile of artwork ids through the site's own serving path (faiss
     index or the model's recommend_profiles), with explanations where the model has them.
 
     user_index -1 asks with the profile alone; a training-user index lets models that
-    only know their users by a learned vector answer (that vector saw every purchase).
+    only know their users by a learned vector answer (that vector saw every purchase the
+    model trained on). use_index False for a model other than the served one (the job's
+    evaluation model): the job's faiss index holds the served model's vectors.
     """
     space = item_space(model)
     profile = positions_of(space, profile_ids)
@@ -161,6 +184,7 @@ def profile_recommendations(
         allowed=allowed,
         user_index=user_index,
         k=k,
+        use_index=use_index,
     )
     return recommendations_from_items(job, model, profile, items, scores, served_by)
 

@@ -2,9 +2,13 @@
 collector's history minus their last purchase or like (the held-out work), so every
 column shows whether it would have found what the collector actually took next.
 
-The served models were fitted on every interaction, the held-out one included: holding
-it out of the profile tests what the profile leads to, not a fresh training run. Models
-that know a collector only by a learned vector cannot leave it out; their column says so.
+Holding the work out of the profile is not enough when the model learned from that very
+purchase (a served model refitted on every event: its popularity counts, its item and
+collector vectors). So a column asks a model that never saw it: the job's evaluation
+model (fitted on the train part of its split) when the purchase was that split's held-out
+event, or the served model when the purchase came after the job trained. When neither
+holds, the column still shows the served model's list but says plainly that it is not a
+fair test, and never that it found the work.
 """
 
 from collections import Counter
@@ -13,9 +17,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.db.models import Count
 
-from webapp.catalogue.datasets import CONSUMED_KINDS, user_key
+from webapp.catalogue.datasets import CONSUMED_KINDS, item_key, user_key
 from webapp.catalogue.models import Collector, Interaction
+from webapp.curation.selectors.evaluations import evaluation_of
 from webapp.curation.selectors.recommenders import (
+    evaluation_model,
     job_params_label,
     profile_recommendations,
     recommender_resolve,
@@ -23,10 +29,13 @@ from webapp.curation.selectors.recommenders import (
     unsold_artwork_ids,
 )
 from webapp.curation.selectors.visual import FeatureSpace, active_feature_space, list_diversity
+from webapp.jobs.methods import method_reference
 from webapp.jobs.models import TrainingJob
 from webapp.jobs.serving import Recommendation, collector_consumed
 
 MIN_COLUMNS, MAX_COLUMNS = 2, 4
+SERVED, EVALUATION = "served model", "evaluation model"
+NOT_FAIR = "this model saw this purchase in training: not a fair test"
 
 
 @dataclass
@@ -34,13 +43,22 @@ class Column:
     choice: str
     job: TrainingJob | None = None
     params: str = ""  # hyperparameters that differ from the method's defaults
+    reference: str = ""  # a reference line's label (the oracle); "" for a method
     items: list[Recommendation] = field(default_factory=list)
     served_by: str = ""
     held_out_rank: int | None = None  # 1-based rank of the held-out work, if listed
-    profile_only: bool = True  # False: a learned user vector that saw the held-out work
+    profile_only: bool = True  # False: asked with the model's learned collector vector
+    model_used: str = ""  # SERVED or EVALUATION
+    fair: bool = False  # the model asked never trained on the held-out purchase
+    fairness: str = ""  # why it is (or is not) a fair test, in words
     diversity: float | None = None
     novelty: float | None = None
     error: str = ""
+
+    @property
+    def found(self) -> bool:
+        """Listed the held-out work, with a model that could not have memorised it."""
+        return self.fair and self.held_out_rank is not None
 
 
 @dataclass
@@ -54,15 +72,17 @@ class SideBySide:
     message: str = ""
 
 
-def list_novelty(*, artwork_ids: list[int]) -> float | None:
+def list_novelty(*, artwork_ids: list[int], without: int | None = None) -> float | None:
     """Mean self-information -log2((collectors who took the work + 1) / (collectors + 1))
-    of the works, by today's purchases and likes (recengine.metrics)."""
+    of the works, by today's purchases and likes (recengine.metrics), leaving out the
+    event ``without`` (the held-out purchase: a list is not less novel for finding it)."""
     if not artwork_ids:
         return None
     from recengine.metrics import novelty, self_information
 
     counts = dict(
         Interaction.objects.filter(artwork_id__in=artwork_ids, kind__in=CONSUMED_KINDS)
+        .exclude(pk=without)
         .values("artwork_id")
         .annotate(n=Count("collector_id", distinct=True))
         .values_list("artwork_id", "n")
@@ -72,11 +92,28 @@ def list_novelty(*, artwork_ids: list[int]) -> float | None:
     return float(novelty(np.arange(len(artwork_ids))[None, :], information)[0])
 
 
+def _model_to_ask(job: TrainingJob, held_out: Interaction) -> tuple[str, str]:
+    """(SERVED, EVALUATION or "" when every model of the job trained on the held-out
+    purchase; why, in words)."""
+    last_event = (job.snapshot or {}).get("last_event_id")
+    if last_event is not None and held_out.pk > int(last_event):
+        return SERVED, "this purchase came after the job trained: its served model never saw it"
+    evaluation = evaluation_of(job)
+    pair = (user_key(held_out.collector_id), item_key(held_out.artwork_id))
+    held_out_by_split = evaluation is not None and pair in evaluation.held_out_pairs()
+    if held_out_by_split and job.evaluation_model_artefact is not None:
+        return EVALUATION, (
+            "asked the job's evaluation model, fitted without this purchase (the held-out "
+            "event of its test split)"
+        )
+    return "", NOT_FAIR
+
+
 def _column(
     choice: str,
     *,
     collector: Collector,
-    held_out_id: int,
+    held_out: Interaction,
     profile_ids: list[int],
     allowed: np.ndarray,
     k: int,
@@ -87,7 +124,12 @@ def _column(
         column.error = f"{choice} has no trained model to serve."
         return column
     column.params = job_params_label(column.job)
-    model = served_model(column.job)
+    column.reference = method_reference(column.job.method)
+    which, column.fairness = _model_to_ask(column.job, held_out)
+    column.fair = bool(which)
+    column.model_used = which or SERVED
+    evaluated = which == EVALUATION
+    model = evaluation_model(column.job) if evaluated else served_model(column.job)
     ask = dict(
         job=column.job,
         model=model,
@@ -95,6 +137,7 @@ def _column(
         exclude_ids=profile_ids,
         allowed_ids=allowed,
         k=k,
+        use_index=not evaluated,  # the job's index is the served model's
     )
     result = profile_recommendations(**ask)
     if not result.items:
@@ -106,10 +149,10 @@ def _column(
         column.error = "This model cannot recommend from a profile it was not trained on."
     column.items, column.served_by = result.items, result.served_by
     ids = [r.artwork.pk for r in result.items]
-    if held_out_id in ids:
-        column.held_out_rank = ids.index(held_out_id) + 1
+    if held_out.artwork_id in ids:
+        column.held_out_rank = ids.index(held_out.artwork_id) + 1
     column.diversity = list_diversity(artwork_ids=ids, space=space)
-    column.novelty = list_novelty(artwork_ids=ids)
+    column.novelty = list_novelty(artwork_ids=ids, without=held_out.pk)
     return column
 
 
@@ -136,7 +179,7 @@ def side_by_side(*, collector: Collector, choices: list[str], k: int) -> SideByS
         _column(
             choice,
             collector=collector,
-            held_out_id=held_out.artwork_id,
+            held_out=held_out,
             profile_ids=profile_ids,
             allowed=allowed,
             k=k,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from webapp.catalogue.models import Artwork, FeatureSet
-from webapp.catalogue.selectors import feature_set_load
+from webapp.catalogue.selectors import artworks_available, feature_set_load
 from webapp.jobs.selectors import training_job_active
 
 logger = logging.getLogger(__name__)
@@ -99,7 +99,8 @@ def _vector_for(space: FeatureSpace, artwork: Artwork) -> np.ndarray | None:
 
 
 def artwork_neighbours(*, artwork: Artwork, k: int = NEIGHBOURS_SHOWN) -> Neighbours:
-    """The k works that look most like this one (cosine), sold or not."""
+    """The k available works that look most like this one (cosine): a sold work is never
+    suggested, here as on every other page that proposes works."""
     feature_set = feature_set_active()
     if feature_set is None:
         return Neighbours(None, [], "No features have been extracted yet.")
@@ -108,14 +109,12 @@ def artwork_neighbours(*, artwork: Artwork, k: int = NEIGHBOURS_SHOWN) -> Neighb
     if vector is None:
         return Neighbours(feature_set, [], "This work has no vector under these features.")
     cosine = space.vectors @ vector
-    wanted = min(k + 1, len(cosine))
-    top = np.argpartition(-cosine, wanted - 1)[:wanted] if wanted else np.zeros(0, np.int64)
+    available = np.asarray(artworks_available().values_list("id", flat=True), dtype=np.int64)
+    rows = np.flatnonzero(np.isin(space.artwork_ids, available) & (space.artwork_ids != artwork.pk))
+    wanted = min(k, len(rows))
+    top = rows[np.argpartition(-cosine[rows], wanted - 1)[:wanted]] if wanted else rows[:0]
     top = top[np.argsort(-cosine[top], kind="stable")]
-    found = [
-        (int(space.artwork_ids[i]), float(cosine[i]))
-        for i in top
-        if int(space.artwork_ids[i]) != artwork.pk
-    ][:k]
+    found = [(int(space.artwork_ids[i]), float(cosine[i])) for i in top]
     artworks = Artwork.objects.select_related("artist").in_bulk([pk for pk, _ in found])
     return Neighbours(feature_set, [(artworks[pk], s) for pk, s in found if pk in artworks])
 

@@ -10,6 +10,7 @@ from webapp.catalogue.models import Collector
 from webapp.curation.selectors.collectors import collector_list_page, method_choose
 from webapp.curation.selectors.palettes import collector_profile
 from webapp.curation.selectors.recommenders import collector_recommendations_served
+from webapp.jobs.methods import method_references, methods_first
 from webapp.jobs.selectors import trained_methods
 from webapp.jobs.serving import collector_consumed
 
@@ -26,8 +27,15 @@ def collector_list(request):
 @login_required
 def collector_detail(request, pk: int):
     collector = get_object_or_404(Collector, pk=pk)
-    methods = trained_methods()
-    method = method_choose(requested=request.GET.get("method"), methods=methods)
+    references = method_references()
+    methods = methods_first(trained_methods())
+    requested = request.GET.get("method")
+    # A reference line (the oracle) is shown when asked for, never chosen by default.
+    method = (
+        requested
+        if requested in methods
+        else method_choose(requested=None, methods=[m for m in methods if m not in references])
+    )
     consumed = list(collector_consumed(collector=collector))
     recommendations = (
         collector_recommendations_served(
@@ -45,6 +53,7 @@ def collector_detail(request, pk: int):
             "consumed": consumed,
             "profile": collector_profile(consumed=consumed),
             "methods": methods,
+            "references": references,
             "method": method,
             "recommendations": recommendations,
             "compare_url": f"{reverse('curation:compare')}?{urlencode(compare)}",

@@ -1,6 +1,7 @@
 """Training jobs: the list, a form per method, a job's page with live progress, and the
 staff actions (cancel, requeue, serve, delete)."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
@@ -11,7 +12,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from webapp.jobs.forms import MethodForm
-from webapp.jobs.methods import extractors, method_description, trainable_models
+from webapp.jobs.methods import (
+    extractors,
+    method_description,
+    method_reference,
+    method_references,
+    methods_first,
+    trainable_models,
+)
 from webapp.jobs.models import TrainingJob
 from webapp.jobs.selectors import training_job_list
 from webapp.jobs.services import (
@@ -39,11 +47,17 @@ def job_list(request):
     # quiet reap takes no write lock.
     jobs_reap()
     page = Paginator(training_job_list(), 30).get_page(request.GET.get("page"))
-    methods = [(m, method_description(m)) for m in trainable_models()]
+    # Methods first, then the reference lines, each labelled: none is a default choice.
+    methods = [(m, method_description(m)) for m in methods_first(trainable_models())]
     return render(
         request,
         "curation/job_list.html",
-        {"page": page, "methods": methods, "extractors": extractors()},
+        {
+            "page": page,
+            "methods": methods,
+            "references": method_references(),
+            "extractors": extractors(),
+        },
     )
 
 
@@ -75,6 +89,7 @@ def job_new(request, kind: str, method: str):
             "kind": kind,
             "method": method,
             "description": method_description(method) if kind == TrainingJob.Kind.TRAIN else "",
+            "reference": method_reference(method) if kind == TrainingJob.Kind.TRAIN else "",
         },
     )
 
@@ -124,8 +139,23 @@ def job_action(request, pk: int, action: str):
 
 @login_required
 def job_detail(request, pk: int):
+    from webapp.jobs.training import SERVE_EVALUATED, serve_mode, stages_in_words
+
     job = get_object_or_404(training_job_list(), pk=pk)
-    return render(request, "curation/job_detail.html", {"job": job})
+    evaluated = serve_mode(job) == SERVE_EVALUATED
+    return render(
+        request,
+        "curation/job_detail.html",
+        {
+            "job": job,
+            "reference": method_reference(job.method) if job.kind == TrainingJob.Kind.TRAIN else "",
+            "serve_plan": "the evaluated model (VITRINE_SERVE_MODEL=evaluated)"
+            if evaluated
+            else "to be refitted on all events for the epoch count validation chooses",
+            "time_limit": settings.CELERY_TASK_SOFT_TIME_LIMIT,
+            "stages": stages_in_words(job),
+        },
+    )
 
 
 @login_required
