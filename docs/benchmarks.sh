@@ -48,6 +48,14 @@ beauty() {
     --per-user $OUT/beauty-sequential-users.npz --out $OUT/beauty-sequential.json
 }
 
+# Caser again, evaluated with the user embedding it trained (issue 11): the beauty section's
+# run read profiles with a zero user vector. Popularity again as the same-run line.
+beauty_caser() {
+  $R bench --data $DATA/beauty --split temporal-loo --protocol sampled --sampled 99 \
+    --k 1,5,10 --quiet --models popularity,caser \
+    --per-user $OUT/beauty-caser-users.npz --out $OUT/beauty-caser.json
+}
+
 gowalla() {
   $R bench --data $DATA/gowalla --protocol full --k 20 --select Recall@20 --quiet \
     --models popularity,random,mf --out $OUT/gowalla-simple.json
@@ -109,10 +117,13 @@ gallery() {
 
 # Mean and spread over the seeds, and each seed's paired test over matched events.
 gallery_summary() {
+  # every visual method against each baseline (all reported, none picked after the fact)
+  local visual="visrank visrank@mean visrank@topk_mean vbpr curatornet curatornet@uniform
+                curatornet@guided dvbpr" pairs="curatornet@guided:curatornet@uniform"
+  for method in $visual; do pairs="$pairs,$method:popularity,$method:random"; done
   for protocol in cold temporal oneofakind profilecut; do
-    $R seeds --metric NDCG@20 --out $OUT/gallery-$protocol-seeds.json \
-      --pairs "curatornet@guided:curatornet@uniform,visrank:popularity,visrank:random" \
-      $OUT/gallery-$protocol-s{0,1,2}.json || true
+    $R seeds --metric NDCG@20 --pairs "$pairs" --out $OUT/gallery-$protocol-seeds.json \
+      $OUT/gallery-$protocol-s{0,1,2}.json > $OUT/gallery-$protocol-seeds.md
   done
 }
 

@@ -103,23 +103,14 @@ def _evaluate_final(model, setup: Setup, ks, metrics) -> EvaluationResult:
             profile_kinds=setup.profile_kinds,
             ks=ks,
         )
+    if setup.protocol == "profile-cut":
+        return evaluate_profile_cut(model, setup.train, setup.test, ks=ks)
+    fold_in, known_users = setup.fold_in, False
     if getattr(model, "sequential", False) and len(setup.tune_valid) and not setup.valid_carved:
         # Next-item protocol: the test item follows the whole history, validation item
         # included; the model reads it with its trained user parameters (it trained on
         # train only).
-        history = concatenate([setup.train, setup.tune_valid])
-        return evaluate(
-            model,
-            setup.train,
-            setup.test,
-            ks=ks,
-            negatives=setup.negatives,
-            metrics=metrics,
-            fold_in=history,
-            known_users=True,
-        )
-    if setup.protocol == "profile-cut":
-        return evaluate_profile_cut(model, setup.train, setup.test, ks=ks)
+        fold_in, known_users = concatenate([setup.train, setup.tune_valid]), True
     return evaluate(
         model,
         setup.train,
@@ -127,7 +118,8 @@ def _evaluate_final(model, setup: Setup, ks, metrics) -> EvaluationResult:
         ks=ks,
         negatives=setup.negatives,
         metrics=metrics,
-        fold_in=setup.fold_in,
+        fold_in=fold_in,
+        known_users=known_users,
     )
 
 
