@@ -193,3 +193,19 @@ def test_bench_gallery_runs_the_engine_benchmark_on_the_catalogue(small_gallery,
     assert set(rows["curatornet@guided"]["sampling_shares"]) >= {"next_basket", "missing_item"}
     assert report["command"].startswith("uv run python manage.py bench_gallery")
     assert report["dataset"].startswith("gallery (handcrafted")
+
+
+def test_a_guided_job_records_the_share_of_triples_each_guideline_made(
+    small_gallery, client, curator
+):
+    job = run(
+        "curatornet", epochs=2, sampling="guided", clusters=4,
+        guidelines="next_basket,profile_items,fake_profile_artist",
+    )  # fmt: skip
+    shares = job.state["sampling_shares"]
+    assert {"next_basket", "profile_items", "fake_profile_artist"} <= set(shares)
+    assert "artist_cluster" not in shares  # switched off: it made no triple
+    assert sum(shares.values()) == pytest.approx(1.0)
+    client.force_login(curator)
+    html = client.get(reverse("curation:job-detail", args=[job.pk])).content.decode()
+    assert "Training triples by sampling guideline" in html and "profile_items" in html

@@ -235,6 +235,8 @@ def _evaluate(
         "best_epoch": best_epoch,
         # True when a validation metric picked the epoch; False when every epoch ran
         "validated": any(h.get("metric") is not None for h in getattr(model, "history_", [])),
+        # Which of CuratorNet's guidelines made the training triples, and how many (share)
+        "sampling_shares": getattr(model, "sampling_shares_", None) or {},
     }
     # Recorded now: an attempt that resumes after a crash skips the evaluation.
     TrainingJob.objects.filter(pk=job.pk).update(metrics=metrics, timings=timings, state=state)
