@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import metrics as m
-from .data import Interactions, concatenate
+from .data import Interactions
 from .evaluation import EvaluationResult
 
 PURCHASE = "purchase"
@@ -222,8 +222,3 @@ def evaluate_one_of_a_kind(
         note,
         diagnostics,
     )
-
-
-def history_of(*parts: Interactions) -> Interactions:
-    """Every event of the given parts as one log (their union is what the gallery knew)."""
-    return concatenate([p for p in parts if p is not None])
