@@ -141,6 +141,71 @@ gallery_backbones() {
   unset VITRINE_VAR_DIR
 }
 
+# Pretrained against random, frozen against fine-tuned (issue 12): VisRank, VBPR and
+# CuratorNet on handcrafted features, random-init EfficientNet-Lite0, the ImageNet
+# EfficientNet-Lite0 (frozen), and VBPR / CuratorNet with its last stage fine-tuned;
+# DVBPR from the ImageNet weights against random init. Cold-start works and one-of-a-kind,
+# gallery seeds 0 1 2; one run per feature set, merged per seed (models renamed
+# model[features]) so `seeds` pairs them on the same events. Fine-tuning is bounded to
+# FT_EPOCHS epochs on a CPU (26 s an epoch at 96 px on 2 cores); the JSON says so.
+FT_EPOCHS=${FT_EPOCHS:-3}
+LITE0="\"backbone\": \"tf_efficientnet_lite0\""
+PRETRAINED="$LITE0, \"weights\": \"efficientnet_lite0_imagenet\""
+pretrained_seed() {
+  local seed=$1 name split
+  export VITRINE_VAR_DIR=var/bench-gallery-$seed
+  $M migrate -v0
+  $M make_demo_gallery --if-empty --seed "$seed" -v0
+  for protocol in cold oneofakind; do
+    if [ $protocol = cold ]; then split="--split cold-items --protocol full"
+    else split="--protocol one-of-a-kind"; fi
+    name=$OUT/pretrained-$protocol-s$seed
+    local common="$split --k 20 --quiet --seed $seed"
+    $M bench_gallery $common --features handcrafted --features-image-size 128 \
+      --models random,popularity,visrank,vbpr,curatornet \
+      --per-user $name-hand-rows.npz --out $name-hand.json
+    $M bench_gallery $common --features tf_efficientnet_lite0 --models visrank,vbpr,curatornet \
+      --per-user $name-random-rows.npz --out $name-random.json
+    $M bench_gallery $common --features efficientnet_lite0_imagenet \
+      --models visrank,vbpr,curatornet --per-user $name-imagenet-rows.npz --out $name-imagenet.json
+    $M bench_gallery $common --features efficientnet_lite0_imagenet \
+      --models vbpr,curatornet,dvbpr@random,dvbpr@imagenet \
+      --params "{\"vbpr\": {\"fine_tune\": true, $PRETRAINED, \"epochs\": $FT_EPOCHS},
+                 \"curatornet\": {\"fine_tune\": true, $PRETRAINED, \"epochs\": $FT_EPOCHS},
+                 \"dvbpr@random\": {$LITE0, \"image_size\": 64, \"epochs\": $FT_EPOCHS},
+                 \"dvbpr@imagenet\": {$PRETRAINED, \"image_size\": 64, \"epochs\": $FT_EPOCHS}}" \
+      --per-user $name-tuned-rows.npz --out $name-tuned.json
+    $R merge $name.json $name-hand.json=hand $name-random.json=random \
+      $name-imagenet.json=imagenet $name-tuned.json=tuned
+  done
+  unset VITRINE_VAR_DIR
+}
+
+pretrained() {
+  for seed in ${SEEDS:-0 1 2}; do pretrained_seed "$seed"; done
+  pretrained_summary
+  pretrained_speed
+}
+
+pretrained_summary() {
+  local pairs="" model
+  for model in visrank vbpr curatornet; do
+    pairs="$pairs,$model[imagenet]:$model[hand],$model[imagenet]:$model[random]"
+  done
+  pairs="${pairs#,},vbpr[tuned]:vbpr[imagenet],curatornet[tuned]:curatornet[imagenet]"
+  pairs="$pairs,dvbpr@imagenet[tuned]:dvbpr@random[tuned],visrank[imagenet]:popularity[hand]"
+  for protocol in cold oneofakind; do
+    $R seeds --metric NDCG@20 --pairs "$pairs" --out $OUT/pretrained-$protocol-seeds.json \
+      $OUT/pretrained-$protocol-s{0,1,2}.json > $OUT/pretrained-$protocol-seeds.md
+  done
+}
+
+# Extraction throughput (the whole pipeline against the bare forward pass, one run).
+pretrained_speed() {
+  $R bench-extract --backbone tf_efficientnet_lite0 --image-size 224 --batch-size 32 \
+    --images 256 --out $OUT/extract-speed-lite0.json
+}
+
 # Full-ranking evaluation of all 29,858 gowalla test users over all 40,981 items (the
 # "eval s" and "eval peak MB" of each row): a trivial scorer and a 64-factor model.
 eval_speed() {
@@ -153,6 +218,9 @@ speed() {
   $R bench-extract --backbone resnet50 --image-size 224 --batch-size 32 --images 256 \
     --out $OUT/extract-speed.json
   $R bench-serving --sizes 10000,100000,1000000 --out $OUT/serving.json
+  $R bench-search --sizes 10000,100000 --queries 200 --out $OUT/search-latency.json
+  $R bench-search --sizes 10000,100000 --queries 200 --kinds hnsw --extractors handcrafted \
+    --out $OUT/search-latency-hnsw.json
 }
 
 site() {

@@ -90,11 +90,41 @@ def _parser() -> argparse.ArgumentParser:
     serving.add_argument("--available", type=float, default=0.5, help="share of unsold works")
     serving.add_argument("--out")
 
+    search = commands.add_parser(
+        "bench-search", help="search by photo: describing one image, then the index search"
+    )
+    search.add_argument("--sizes", default="10000,100000")
+    search.add_argument(
+        "--dims", help="vector sizes searched (default: 1280 for EfficientNet-Lite0, handcrafted's)"
+    )
+    search.add_argument(
+        "--extractors",
+        help="default: handcrafted, test_efficientnet and tf_efficientnet_lite0 (random init)",
+    )
+    search.add_argument("--queries", type=int, default=200)
+    search.add_argument("--k", type=int, default=24, help="results shown (the page's 24)")
+    search.add_argument("--kinds", default="flat,auto", help="index kinds: flat, auto, hnsw")
+    search.add_argument("--available", type=float, default=0.5, help="share of unsold works")
+    search.add_argument("--image", help="photo to describe (default: skimage's coffee.png)")
+    search.add_argument("--out")
+
     seeds = commands.add_parser("seeds", help="one benchmark over several seeds: mean, spread")
     seeds.add_argument("files", nargs="+", help="one JSON per seed (rows in NAME-rows.npz)")
     seeds.add_argument("--metric", default="NDCG@20", help="canonical metric of the tests")
     seeds.add_argument("--pairs", help="a:b,c:d model pairs to test on each seed")
     seeds.add_argument("--out")
+
+    merge = commands.add_parser(
+        "merge", help="one seed's runs on different features as one file (models renamed)"
+    )
+    merge.add_argument("out", help="merged JSON (rows beside it as OUT-rows.npz)")
+    merge.add_argument("parts", nargs="+", help="RUN.json=tag, e.g. gallery-cold-s0.json=hand")
+
+    weights = commands.add_parser(
+        "weights", help="convert installed pretrained weights into the weights folder"
+    )
+    weights.add_argument("--dir", help="weights folder (default: VITRINE_WEIGHTS_DIR, var/weights)")
+    weights.add_argument("--force", action="store_true", help="convert again, replacing the file")
 
     report = commands.add_parser("report", help="benchmark JSON files as Markdown tables")
     report.add_argument("files", nargs="+")
@@ -114,6 +144,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    defaults {json.dumps(info['defaults'])}")
         return 0
     try:
+        if args.command == "merge":
+            from .bench_merge import run as run_merge
+
+            run_merge(args.out, args.parts)
+            return 0
+        if args.command == "weights":
+            from .features.pretrained import INSTALLED, weights_install
+
+            for name, entry in INSTALLED.items():
+                print(f"{entry.label}: {weights_install(name, args.dir, force=args.force)}")
+            return 0
         if args.command == "report":
             from .report import run as run_report
 
@@ -134,6 +175,21 @@ def main(argv: list[str] | None = None) -> int:
                 args.dim,
                 args.index,
                 args.available,
+                args.out,
+            )
+            return 0
+        if args.command == "bench-search":
+            from .bench_search import run as run_search
+
+            run_search(
+                [int(n) for n in args.sizes.split(",")],
+                [int(d) for d in args.dims.split(",")] if args.dims else None,
+                args.extractors.split(",") if args.extractors else None,
+                args.queries,
+                args.k,
+                args.kinds.split(","),
+                args.available,
+                args.image,
                 args.out,
             )
             return 0

@@ -2,6 +2,10 @@ import os
 
 import pytest
 
+# Nothing is downloaded in tests: the hub is offline before huggingface_hub is imported
+# (it reads this once), so a test that asks for hub weights fails at once, not after retries.
+os.environ["HF_HUB_OFFLINE"] = "1"
+
 
 @pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):

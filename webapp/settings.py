@@ -157,6 +157,9 @@ VITRINE_MAX_IMAGE_PIXELS = int(os.environ.get("VITRINE_MAX_IMAGE_PIXELS", str(40
 # Pretrained CNN weights are files here (e.g. resnet50.safetensors); a job names one by
 # file name. Nothing is downloaded unless a job asks for "hub" on a machine with network.
 VITRINE_WEIGHTS_DIR = Path(os.environ.get("VITRINE_WEIGHTS_DIR", VAR_DIR / "weights"))
+# The engine reads the same folder when a model names installed weights (e.g. a VBPR
+# fine-tuned from "efficientnet_lite0_imagenet"), in this process and in the workers.
+os.environ.setdefault("VITRINE_WEIGHTS_DIR", str(VITRINE_WEIGHTS_DIR))
 # Extracted vectors, per (extractor, weights, image checksum): a re-run skips done images.
 VITRINE_FEATURE_CACHE = Path(os.environ.get("VITRINE_FEATURE_CACHE", VAR_DIR / "feature-cache"))
 

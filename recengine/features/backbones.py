@@ -23,6 +23,16 @@ BACKBONES = (
     "efficientnet_b0",
     "convnext_tiny",
     "vit_small_patch16_224",
+    "tf_efficientnet_lite0",  # random init here; its ImageNet weights: pretrained.py
+)
+# What we recommend for art similarity today (README): image-text and self-supervised
+# vision transformers, by timm's name with its pretrained tag, so each brings its own
+# preprocessing (CLIP's and SigLIP's mean and std, DINOv2's 518 px). Their weights come
+# from a local file or, only when asked for, the hub.
+MODERN_BACKBONES = (
+    "vit_base_patch16_clip_224.openai",
+    "vit_small_patch14_dinov2.lvd142m",
+    "vit_base_patch16_siglip_224.webli",
 )
 # timm's tiny models: what tests and quick checks run.
 TEST_BACKBONES = ("test_resnet", "test_efficientnet", "test_vit")
@@ -72,11 +82,16 @@ def file_sha256(path: str | Path) -> str:
 
 
 def resolve_weights(spec: str | None, seed: int = 0) -> Weights:
-    """ "random" / None / "" -> random init; "hub" -> the hub; anything else is a file."""
+    """ "random" / None / "" -> random init; "hub" -> the hub; the name of installed
+    weights ("efficientnet_lite0_imagenet") -> their converted file; else a file path."""
     if spec in (None, "", "random", "none"):
         return Weights(kind="random", seed=int(seed))
     if spec == "hub":
         return Weights(kind="hub")
+    from .pretrained import INSTALLED, installed_weights
+
+    if spec in INSTALLED:  # an installed package's weights, converted and checked
+        spec = str(installed_weights(spec))
     path = Path(spec).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"weights file {path} does not exist")
@@ -86,7 +101,7 @@ def resolve_weights(spec: str | None, seed: int = 0) -> Weights:
 
 
 def known_backbones() -> tuple[str, ...]:
-    return BACKBONES + TEST_BACKBONES
+    return BACKBONES + MODERN_BACKBONES + TEST_BACKBONES
 
 
 def create_backbone(name: str, weights: Weights, num_classes: int = 0):
@@ -104,15 +119,30 @@ def create_backbone(name: str, weights: Weights, num_classes: int = 0):
             kwargs["pretrained_cfg_overlay"] = {"file": weights.file}
         else:
             kwargs["pretrained"] = weights.kind == "hub"
-        try:  # vision transformers then take any image size (positions are interpolated)
-            return timm.create_model(name, dynamic_img_size=True, **kwargs)
-        except TypeError as error:
-            if "dynamic_img_size" not in str(error):
+        try:
+            return _timm_model(name, weights, kwargs)
+        except (OSError, RuntimeError) as error:
+            if weights.kind != "hub":
                 raise
-            if weights.kind == "random":
-                torch.manual_seed(weights.seed)
-            return timm.create_model(name, **kwargs)
+            raise RuntimeError(
+                f"could not fetch {name}'s weights from the hub ({type(error).__name__}: "
+                f"{str(error)[:200]}); without network, name a local weights file instead"
+            ) from None
     return _torchvision_backbone(name, weights)
+
+
+def _timm_model(name: str, weights: Weights, kwargs: dict):
+    import timm
+    import torch
+
+    try:  # vision transformers then take any image size (positions are interpolated)
+        return timm.create_model(name, dynamic_img_size=True, **kwargs)
+    except TypeError as error:
+        if "dynamic_img_size" not in str(error):
+            raise
+        if weights.kind == "random":
+            torch.manual_seed(weights.seed)
+        return timm.create_model(name, **kwargs)
 
 
 def _torchvision_backbone(name: str, weights: Weights):

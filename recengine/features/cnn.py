@@ -12,6 +12,7 @@ import numpy as np
 
 from .backbones import (
     BACKBONES,
+    MODERN_BACKBONES,
     TEST_BACKBONES,
     create_backbone,
     data_config,
@@ -19,6 +20,7 @@ from .backbones import (
     resolve_weights,
 )
 from .base import Callback, ImageLike, open_rgb
+from .pretrained import INSTALLED, installed_weights
 from .registry import register_extractor_factory
 
 
@@ -40,6 +42,14 @@ def default_workers() -> int:
     return max(0, min(4, (os.cpu_count() or 1) - 1))
 
 
+def workers_allowed(asked: int) -> int:
+    """A daemonic process (a Celery prefork child) may not start processes: decode in the
+    process itself there, rather than fail at the first batch."""
+    import multiprocessing
+
+    return 0 if multiprocessing.current_process().daemon else asked
+
+
 class CNNExtractor:
     """Pooled penultimate features of ``backbone``; ``extract`` -> (n, dim) float32.
 
@@ -58,14 +68,18 @@ class CNNExtractor:
         device: str = "auto",
         l2_normalise: bool = False,
         seed: int = 0,
+        name: str | None = None,
+        label: str | None = None,
     ) -> None:
         from ..device import resolve_device
 
         self.backbone = backbone
-        self.name = backbone
+        self.name = name or backbone
+        self.label = label or backbone
         self.weights = resolve_weights(weights, seed=seed)
         self.batch_size = int(batch_size)
-        self.num_workers = default_workers() if num_workers is None else int(num_workers)
+        asked = default_workers() if num_workers is None else int(num_workers)
+        self.num_workers = workers_allowed(asked)
         self.device = resolve_device(device)
         self.l2_normalise = bool(l2_normalise)
         self.model = create_backbone(backbone, self.weights).eval().to(self.device)
@@ -92,7 +106,7 @@ class CNNExtractor:
 
     @property
     def description(self) -> str:
-        return f"{self.backbone} ({self.weights.label}, {self.image_size} px)"
+        return f"{self.label} ({self.weights.label}, {self.image_size} px)"
 
     @property
     def dim(self) -> int:
@@ -156,5 +170,28 @@ def _factory(backbone: str):
     return make
 
 
-for _backbone in BACKBONES + TEST_BACKBONES:
+def _installed_factory(name: str):
+    """An extractor whose weights are an installed package's, converted on first use."""
+    entry = INSTALLED[name]
+
+    def make(weights_dir=None, weights=None, **kwargs) -> CNNExtractor:
+        if weights not in (None, ""):
+            raise ValueError(
+                f"{entry.label} uses its installed weights; for other weights choose "
+                f"{entry.architecture} and name a file"
+            )
+        file = installed_weights(name, weights_dir)
+        return CNNExtractor(
+            entry.architecture, weights=str(file), name=name, label=entry.label, **kwargs
+        )
+
+    make.__name__ = name
+    make.label = entry.label
+    make.pretrained = True
+    return make
+
+
+for _backbone in BACKBONES + MODERN_BACKBONES + TEST_BACKBONES:
     register_extractor_factory(_backbone, _factory(_backbone))
+for _name in INSTALLED:
+    register_extractor_factory(_name, _installed_factory(_name))

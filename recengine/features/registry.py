@@ -34,3 +34,14 @@ def create_extractor(name: str, **kwargs: Any):
 def list_extractors(include_tests: bool = False) -> list[str]:
     """Extractor names; timm's tiny test backbones only when asked for."""
     return sorted(n for n in _EXTRACTORS if include_tests or not n.startswith("test_"))
+
+
+def extractor_label(name: str) -> str:
+    """What a person is shown for an extractor: "efficientnet_lite0 (ImageNet)" for one
+    with installed pretrained weights, else its name."""
+    return getattr(_EXTRACTORS.get(name), "label", name)
+
+
+def pretrained_extractors() -> list[str]:
+    """Extractors that come with pretrained weights, ready without a weights choice."""
+    return sorted(n for n, made in _EXTRACTORS.items() if getattr(made, "pretrained", False))

@@ -70,3 +70,28 @@ def test_ci_runs_against_postgresql_and_redis(
     client.post(reverse("curation:job-train"), {"method": "popularity"})
     job = wait_for(TrainingJob.objects.get().pk, worker)
     assert job.status == TrainingJob.Status.SUCCEEDED, job.error
+
+
+def test_a_pretrained_cnn_trains_in_a_real_worker_and_drives_recommendations(
+    small_gallery, worker, client, curator
+):
+    """The installed EfficientNet-Lite0, converted by the worker on first use, extracts
+    features inside a Celery prefork child (a daemonic process: no DataLoader children),
+    and the VisRank trained on them serves the collector page."""
+    from webapp.catalogue.models import Collector
+    from webapp.jobs.services import training_job_create
+
+    job = training_job_create(method="visrank", params={"features": "efficientnet_lite0_imagenet"})
+    job = wait_for(job.pk, worker, timeout=600)
+    assert job.status == TrainingJob.Status.SUCCEEDED, job.error
+    feature_set = job.feature_set
+    assert feature_set.name == "efficientnet_lite0_imagenet" and feature_set.dim == 1280
+    assert feature_set.params["weights"]["kind"] == "file"
+    assert feature_set.source.startswith("efficientnet_lite0 (ImageNet) (")
+    collector = Collector.objects.filter(interactions__kind="purchase").first()
+    client.force_login(curator)
+    page = client.get(
+        reverse("curation:collector-detail", args=[collector.pk]), {"method": f"job:{job.pk}"}
+    )
+    assert page.context["recommendations"].job.pk == job.pk
+    assert len(page.context["recommendations"].items) > 0

@@ -158,3 +158,31 @@ def test_a_vision_transformer_takes_a_smaller_image_size():
     random_init = resolve_weights(None, seed=1)
     a, b = create_backbone("test_vit", random_init), create_backbone("test_vit", random_init)
     torch.testing.assert_close(a.state_dict()["cls_token"], b.state_dict()["cls_token"])
+
+
+MODERN = {
+    # name: (patch size, feature dim, the mean of its own preprocessing)
+    "vit_base_patch16_clip_224.openai": (16, 768, (0.48145466, 0.4578275, 0.40821073)),
+    "vit_small_patch14_dinov2.lvd142m": (14, 384, (0.485, 0.456, 0.406)),
+    "vit_base_patch16_siglip_224.webli": (16, 768, (0.5, 0.5, 0.5)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODERN))
+def test_modern_backbones_extract_by_timm_name_with_their_own_preprocessing(name):
+    """Random init (no download): the named model, its own mean/std, any image size."""
+    from recengine.features.backbones import MODERN_BACKBONES
+
+    assert name in MODERN_BACKBONES and name in list_extractors()
+    patch, dim, mean = MODERN[name]
+    extractor = create_extractor(name, image_size=2 * patch, num_workers=0)
+    assert extractor.weights.kind == "random"
+    assert tuple(extractor.config["mean"]) == pytest.approx(mean)
+    features = extractor.extract(_images(2, size=40))
+    assert features.shape == (2, dim) and np.isfinite(features).all()
+
+
+def test_hub_weights_without_network_fail_with_a_clear_message():
+    """tests/conftest.py sets HF_HUB_OFFLINE: the hub is asked, nothing is fetched."""
+    with pytest.raises(RuntimeError, match="could not fetch .* name a local weights file"):
+        create_extractor("vit_small_patch14_dinov2.lvd142m", weights="hub", image_size=28)

@@ -76,6 +76,8 @@ def test_second_default_run_reuses_trained_methods(small_gallery):
 
     first = default_training_jobs_create(only_missing=True)
     assert {j.method for j in first} >= {"popularity", "visrank"}
+    visrank = sorted(j.params["features"] for j in first if j.method == "visrank")
+    assert visrank == ["efficientnet_lite0_imagenet", "handcrafted"]  # pretrained beside
     assert default_training_jobs_create(only_missing=True) == []
 
 

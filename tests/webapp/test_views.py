@@ -173,7 +173,9 @@ def test_a_reference_line_is_labelled_on_the_job_pages_and_never_chosen_by_defau
     detail = reverse("curation:collector-detail", args=[collector.pk])
     shown = client.get(detail)
     assert shown.context["method"] == "popularity"  # the reference is never the default
-    assert escape(f"oracle ({label})") in shown.content.decode()
+    menu = shown.content.decode().split('id="method"')[1].split("</select>")[0]
+    assert escape(f"oracle (serving, job #{oracle.pk}, {label})") in menu
+    assert shown.context["default"].job.method == "popularity"  # measured, not the oracle
     asked = client.get(detail, {"method": "oracle"})
     assert asked.context["method"] == "oracle" and 'data-testid="reference"' in (
         asked.content.decode()

@@ -1,8 +1,11 @@
 """Forms that read the curator pages' query strings: all state lives in the URL, so any
-view can be bookmarked or shared, and a bad value is named instead of ignored."""
+view can be bookmarked or shared, and a bad value is named instead of ignored. The one
+exception is the photo a curator searches with, which arrives in a POST body."""
 
 from django import forms
+from django.conf import settings
 
+from webapp.catalogue.importing.images import image_check
 from webapp.curation.selectors.artworks import SORTS
 
 SORT_LABELS = {
@@ -132,3 +135,67 @@ def parse_ids(values: list[str]) -> tuple[list[int], list[str]]:
         elif value:
             bad.append(value)
     return ids, bad
+
+
+class PhotoSearchForm(forms.Form):
+    """A photo to search the catalogue with, checked like an imported image (format,
+    pixel limit, decompression bombs); ``photo_bytes`` and ``photo_extension`` hold it
+    once valid. refused: (file name, reason) of files the upload handler skipped."""
+
+    # Empty files are checked like any other, so the error names the file.
+    photo = forms.FileField(required=False, allow_empty_file=True, label="Photo")
+    keep = forms.BooleanField(
+        required=False,
+        label="Keep this photo",
+        help_text="Store it in your folder on the site; otherwise it is read in memory and "
+        "forgotten once the results are shown.",
+    )
+
+    def __init__(self, *args, refused: list[tuple[str, str]] = (), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.refused = list(refused)
+        self.photo_bytes: bytes | None = None
+        self.photo_extension: str | None = None
+
+    def clean_photo(self):
+        upload = self.cleaned_data.get("photo")
+        if self.refused:
+            name, reason = self.refused[0]
+            raise forms.ValidationError(f"“{name}” was refused: {reason}.")
+        if upload is None:
+            raise forms.ValidationError("Choose a photo to search with.")
+        data = upload.read()
+        extension, refusal = image_check(data, int(settings.VITRINE_MAX_IMAGE_PIXELS))
+        if refusal:
+            raise forms.ValidationError(f"“{upload.name}” was refused: {refusal}.")
+        self.photo_bytes, self.photo_extension = data, extension
+        return upload
+
+
+MAP_COLOURS = [("style", "Style"), ("artist", "Artist"), ("availability", "Availability")]
+
+
+class CatalogueMapForm(forms.Form):
+    """The map's colouring, feature set (a pk among ``feature_sets``; empty: the active
+    one) and the collector to highlight (a pk or an external id, looked up by the view)."""
+
+    colour = forms.ChoiceField(required=False, choices=MAP_COLOURS, label="Colour by")
+    features = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    collector = forms.CharField(required=False, max_length=100, label="Collector")
+
+    def __init__(self, *args, feature_sets: list, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["features"].choices = [("", "The active feature set")] + [
+            (fs.pk, f"#{fs.pk} {fs.name}: {fs.source}"[:120]) for fs in feature_sets
+        ]
+        self.fields["features"].label = "Features"
+
+    def choices(self) -> dict:
+        """The valid values (an invalid one falls back to its default and keeps its error)."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return {
+            "colour": data.get("colour") or MAP_COLOURS[0][0],
+            "features": data.get("features"),
+            "collector": (data.get("collector") or "").strip(),
+        }

@@ -1,10 +1,12 @@
-"""Writes of the curation site: thumbnails, files derived from the artworks' images.
+"""Writes of the curation site: thumbnails, files derived from the artworks' images, and
+the photos a curator searched with and asked to keep.
 
 A thumbnail is named by the image's sha256 and a size from a fixed list, never by anything
 a request spells freely, so no URL can reach a path outside ``thumbs/``; and since a
 checksum names one content, a thumbnail never goes stale and can be cached forever.
 """
 
+import hashlib
 import io
 import re
 
@@ -17,6 +19,7 @@ from webapp.catalogue.models import Artwork
 
 THUMBNAIL_SIZES = (160, 320, 640)
 THUMBNAIL_FOLDER = "thumbs"
+KEPT_PHOTOS_FOLDER = "search-photos"
 _CHECKSUM = re.compile(r"[0-9a-f]{64}")
 
 
@@ -76,3 +79,18 @@ def _flatten(image: Image.Image) -> Image.Image:
         ground.paste(rgba, mask=rgba.getchannel("A"))
         return ground
     return image.convert("RGB")
+
+
+def search_photo_keep(*, user, data: bytes, extension: str) -> str:
+    """Store a photo a curator searched with and asked to keep, in their own folder
+    (``search-photos/<user pk>/<sha256><ext>``: the same photo kept twice is one file);
+    return its storage name. data must have passed image_check, which gave extension."""
+    if not re.fullmatch(r"\.[a-z]{3,4}", extension or ""):
+        raise ValueError(f"not an image extension: {extension!r}")
+    name = f"{KEPT_PHOTOS_FOLDER}/{int(user.pk)}/{hashlib.sha256(data).hexdigest()}{extension}"
+    if default_storage.exists(name):
+        return name
+    saved = default_storage.save(name, ContentFile(data))
+    if saved != name:  # another request kept it meanwhile: the same bytes, keep theirs
+        default_storage.delete(saved)
+    return name

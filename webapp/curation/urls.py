@@ -7,7 +7,9 @@ urlpatterns = [
     path("", views.collector_list, name="collector-list"),
     path("collectors/<int:pk>/", views.collector_detail, name="collector-detail"),
     path("catalogue/", views.artwork_list, name="artwork-list"),
+    path("catalogue/map/", views.catalogue_map_page, name="catalogue-map"),
     path("catalogue/<int:pk>/", views.artwork_detail, name="artwork-detail"),
+    path("search/photo/", views.image_search, name="image-search"),
     # Only a known size and a sha256 digest reach the view; it checks both again.
     re_path(
         r"^thumbs/(?P<size>[0-9]{2,4})/(?P<checksum>[0-9a-f]{64})\.webp$",

@@ -56,6 +56,7 @@ def is_extractor(name: str) -> bool:
 
 def extractor_create(*, name: str, weights: str | None = None, image_size: int | None = None):
     from recengine import create_extractor
+    from recengine.features import extractor_label, pretrained_extractors
     from recengine.features.backbones import known_backbones
 
     if not is_extractor(name):
@@ -65,6 +66,10 @@ def extractor_create(*, name: str, weights: str | None = None, image_size: int |
         kwargs["image_size"] = int(image_size)
     if name in known_backbones():
         kwargs["weights"] = weights_spec(weights)
+    elif name in pretrained_extractors():  # converted from its package on first use
+        if weights:
+            raise FeatureError(f"{extractor_label(name)} comes with its weights; choose none")
+        kwargs["weights_dir"] = settings.VITRINE_WEIGHTS_DIR
     elif weights:
         raise FeatureError(f"{name} has no weights to choose")
     return create_extractor(name, **kwargs)

@@ -38,8 +38,10 @@ def _choices(name: str, kind: str) -> list[tuple[str, str]] | None:
         from webapp.catalogue.models import FeatureSet
 
         imported = FeatureSet.objects.filter(params={}).values_list("name", flat=True)
+        from recengine.features import extractor_label
+
         names = sorted(set(list_extractors()) | set(imported))
-        return [(n, n) for n in names]
+        return [(n, extractor_label(n)) for n in names]
     if name == "backbone":
         from recengine.features.backbones import BACKBONES
 

@@ -10,6 +10,11 @@ from webapp.jobs.models import TrainingJob
 # registry entry has a `reference`, e.g. the oracle) join when the data has what they read.
 DEFAULT_METHODS = ("popularity", "visrank", "curatornet", "random")
 DEFAULT_EXTRACTOR = "handcrafted"
+# The visual methods once more on a pretrained CNN's features (weights from an installed
+# package, converted on first use), so the demo shows both and the evaluation says which
+# the temporal protocol ranks higher.
+PRETRAINED_FEATURES = "efficientnet_lite0_imagenet"
+DEFAULT_ON_PRETRAINED = ("visrank", "curatornet")
 # Data only the demo gallery has: a reference line that reads it is trained only there.
 HIDDEN_TASTES = ("user_latent", "item_latent")
 
@@ -24,6 +29,13 @@ def extractors() -> list[str]:
     from recengine import list_extractors
 
     return list(list_extractors())
+
+
+def extractor_choices() -> list[tuple[str, str]]:
+    """(name, what a person is shown): "efficientnet_lite0 (ImageNet)" for pretrained."""
+    from recengine.features import extractor_label
+
+    return [(name, extractor_label(name)) for name in extractors()]
 
 
 def method_reference(method: str) -> str:
@@ -58,6 +70,21 @@ def default_methods() -> list[str]:
         if reference not in methods and (not reads_tastes or has_hidden_tastes()):
             methods.append(reference)
     return methods
+
+
+def default_trainings() -> list[tuple[str, dict]]:
+    """(method, params) of every default training: the default methods with their own
+    defaults, then the visual ones on the pretrained features when that extractor exists."""
+    from recengine.features import pretrained_extractors
+
+    trainings = [(method, {}) for method in default_methods()]
+    if PRETRAINED_FEATURES in pretrained_extractors():
+        trainings += [
+            (method, {"features": PRETRAINED_FEATURES})
+            for method in DEFAULT_ON_PRETRAINED
+            if method in trainable_models()
+        ]
+    return trainings
 
 
 def validate_method(*, kind: str, method: str) -> None:

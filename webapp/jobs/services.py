@@ -43,9 +43,11 @@ def job_queue(*, kind: str, method: str, params: dict) -> str:
     """The gpu queue for the work that needs one (CNN extraction, fine-tuning, DVBPR) when
     a GPU queue is configured; the cpu queue for everything else."""
     if settings.VITRINE_GPU_QUEUE:
+        from recengine.features import pretrained_extractors
         from recengine.features.backbones import known_backbones
 
-        cnn_extraction = kind == TrainingJob.Kind.EXTRACT and method in known_backbones()
+        cnn = set(known_backbones()) | set(pretrained_extractors())
+        cnn_extraction = kind == TrainingJob.Kind.EXTRACT and method in cnn
         pixels = kind == TrainingJob.Kind.TRAIN and (method == "dvbpr" or params.get("fine_tune"))
         if cnn_extraction or pixels:
             return settings.VITRINE_GPU_QUEUE
@@ -160,24 +162,27 @@ def training_job_delete(*, job: TrainingJob) -> None:
 def default_training_jobs_create(
     *, user=None, only_missing: bool = False, enqueue: bool = True
 ) -> list[TrainingJob]:
-    """Queue the default methods. only_missing skips those that already have a good or
-    pending job, so a second `make demo` reuses what the first one trained."""
-    from webapp.jobs.methods import default_methods
+    """Queue the default trainings (methods, and the visual ones on pretrained features).
+    only_missing skips those that already have a good or pending job on the same features,
+    so a second `make demo` reuses what the first one trained."""
+    from webapp.jobs.methods import default_trainings, method_defaults
 
     jobs = []
-    for method in default_methods():
-        if (
-            only_missing
-            and TrainingJob.objects.filter(
-                kind=TrainingJob.Kind.TRAIN,
-                method=method,
-                status__in=[
-                    TrainingJob.Status.QUEUED,
-                    TrainingJob.Status.RUNNING,
-                    TrainingJob.Status.SUCCEEDED,
-                ],
-            ).exists()
+    for method, params in default_trainings():
+        wanted = {**method_defaults(kind=TrainingJob.Kind.TRAIN, method=method), **params}
+        pending_or_done = TrainingJob.objects.filter(
+            kind=TrainingJob.Kind.TRAIN,
+            method=method,
+            status__in=[
+                TrainingJob.Status.QUEUED,
+                TrainingJob.Status.RUNNING,
+                TrainingJob.Status.SUCCEEDED,
+            ],
+        )
+        features = wanted.get("features")
+        if only_missing and any(
+            (job.params or {}).get("features") == features for job in pending_or_done
         ):
             continue
-        jobs.append(training_job_create(method=method, user=user, enqueue=enqueue))
+        jobs.append(training_job_create(method=method, params=params, user=user, enqueue=enqueue))
     return jobs

@@ -113,8 +113,10 @@ def _read_image(path: Path) -> tuple[bytes | None, str | None]:
         return None, f"unreadable: {short_error(error)}"
 
 
-def _check_image(data: bytes, max_pixels: int) -> tuple[str | None, str | None]:
-    """Return (stored extension, None) for a good image, or (None, reason)."""
+def image_check(data: bytes, max_pixels: int) -> tuple[str | None, str | None]:
+    """Return (stored extension, None) for a good image, or (None, reason): Pillow must
+    identify it as a supported format and decode it completely, within max_pixels and
+    without tripping its decompression-bomb guard. Imports and photo uploads share it."""
     previous = ImageFile.LOAD_TRUNCATED_IMAGES
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
@@ -175,7 +177,7 @@ def validate_images(
         if refusal is None:
             data, refusal = _read_image(path)
         if refusal is None:
-            extension, refusal = _check_image(data, max_pixels)
+            extension, refusal = image_check(data, max_pixels)
         if refusal:
             report.problems.append(Problem(items_name, item.line, f"image {display!r}: {refusal}"))
             continue

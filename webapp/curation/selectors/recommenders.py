@@ -60,6 +60,16 @@ def job_params_label(job: TrainingJob) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(changed.items())) or "defaults"
 
 
+def job_label(job: TrainingJob) -> str:
+    """The method, and for a visual one the features it was trained on."""
+    from recengine.features import extractor_label
+
+    features = (job.params or {}).get("features")
+    if not features:
+        return job.method
+    return f"{job.method} on {extractor_label(features)} features"
+
+
 def recommender_choices() -> list[RecommenderChoice]:
     """Every served method by name, then every finished job by id; reference lines (the
     oracle) after the methods and labelled as what they are."""
@@ -84,7 +94,7 @@ def recommender_choices() -> list[RecommenderChoice]:
     by_job = [
         RecommenderChoice(
             f"job:{job.pk}",
-            labelled(f"job #{job.pk}: {job.method} ({job_params_label(job)}", job.method) + ")",
+            labelled(f"job #{job.pk}: {job_label(job)} ({job_params_label(job)}", job.method) + ")",
             job,
         )
         for job in jobs
@@ -195,12 +205,14 @@ def collector_recommendations_served(
     """serving.collector_recommendations, the same profile, exclusions and scoring path,
     with the model taken through served_model (no catalogue-wide scan per request).
 
+    method: a recommender choice, a method name (its serving job) or "job:<id>".
+
     consumed: the collector's purchases and likes, oldest first (collector_consumed).
     """
     from webapp.catalogue.datasets import user_key
     from webapp.catalogue.models import Interaction
 
-    job = training_job_active(method=method)
+    job = recommender_resolve(method)
     if job is None:
         return None
     model = served_model(job)

@@ -1,8 +1,9 @@
 """Visual similarity under the active feature extractor: a work's neighbours and how
 varied a list of works looks.
 
-The active extractor is the feature set the serving VisRank job was trained on (what the
-curators already see driving recommendations), else the newest feature set. Its vectors
+The active extractor is the newest feature set made with pretrained weights (the installed
+EfficientNet-Lite0, or a file or hub model a user chose), else the one the serving VisRank
+job was trained on, else the newest feature set. Its vectors
 are loaded once per process as unit rows, so cosine is one matrix-vector product (exact,
 under a millisecond at 10,000 works; numpy rather than faiss keeps the engine and torch
 out of a process that only browses); a new feature set has a new checksum, so nothing
@@ -48,6 +49,15 @@ _lock = threading.Lock()
 
 
 def feature_set_active() -> FeatureSet | None:
+    """Pretrained features first: a network that has seen the world knows "looks like"
+    better than colour histograms or random weights (docs/benchmarks.md measures it)."""
+    pretrained = (
+        FeatureSet.objects.filter(params__weights__kind__in=["file", "hub"])
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if pretrained is not None:
+        return pretrained
     job = training_job_active(method="visrank")
     if job is not None and job.feature_set is not None:
         return job.feature_set

@@ -1,6 +1,7 @@
 from django import template
 from django.urls import get_script_prefix, reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -75,6 +76,73 @@ def _thumbnail_url_pattern() -> str:
         pattern = head.replace("{", "{{").replace("}", "}}") + "/{size}/{checksum}" + tail
         _thumbnail_patterns[prefix] = pattern
     return pattern
+
+
+_artwork_patterns: dict[str, str] = {}
+
+
+def _artwork_url_pattern() -> str:
+    """The work page URL with {pk} to fill in, reversed once per script prefix."""
+    prefix = get_script_prefix()
+    pattern = _artwork_patterns.get(prefix)
+    if pattern is None:
+        marker = 987654321
+        url = reverse("curation:artwork-detail", args=[marker])
+        head, tail = (
+            part.replace("{", "{{").replace("}", "}}") for part in url.rsplit(str(marker), 1)
+        )
+        pattern = f"{head}{{pk}}{tail}"
+        _artwork_patterns[prefix] = pattern
+    return pattern
+
+
+@register.simple_tag
+def map_points(catalogue_map) -> str:
+    """The works of a CatalogueMap as SVG: each a link to its page with a <title> tooltip,
+    a frame in its colour and its 160 px thumbnail. Built here rather than in a template
+    loop, which takes close to a second for the 3,000 works a map may draw."""
+    thumbnails, pages = _thumbnail_url_pattern(), _artwork_url_pattern()
+    frame, size = catalogue_map.frame, catalogue_map.thumb
+    parts = []
+    for point in catalogue_map.points:
+        artwork = point.artwork
+        classes = "point" + " bought" * point.bought + " recommended" * point.recommended
+        tip = f"{artwork.title} by {artwork.artist.name} · {point.group}"
+        tip += " · bought" * point.bought + " · recommended" * point.recommended
+        image = ""
+        if artwork.image:
+            checksum = artwork.image_checksum or ""
+            href = (
+                thumbnails.format(size=160, checksum=checksum)
+                if len(checksum) == 64
+                else artwork.image.url
+            )
+            image = format_html(
+                '<image href="{}" x="{}" y="{}" width="{}" height="{}" '
+                'preserveAspectRatio="xMidYMid slice"/>',
+                href,
+                point.x,
+                point.y,
+                size,
+                size,
+            )
+        parts.append(
+            format_html(
+                '<a href="{}" class="{}" data-artwork="{}"><title>{}</title><rect class="frame" '
+                'x="{}" y="{}" width="{}" height="{}" fill="{}"/>{}</a>',
+                pages.format(pk=artwork.pk),
+                classes,
+                artwork.pk,
+                tip,
+                point.frame_x,
+                point.frame_y,
+                frame,
+                frame,
+                point.colour,
+                image,
+            )
+        )
+    return mark_safe("\n".join(parts))
 
 
 @register.simple_tag

@@ -2,8 +2,10 @@
 services, nothing more."""
 
 from webapp.curation.views.catalogue import artwork_detail, artwork_list, thumbnail
+from webapp.curation.views.catalogue_map import catalogue_map_page
 from webapp.curation.views.collectors import collector_detail, collector_list
 from webapp.curation.views.compare import compare
+from webapp.curation.views.image_search import image_search
 from webapp.curation.views.jobs import (
     job_action,
     job_detail,
@@ -18,9 +20,11 @@ from webapp.curation.views.visitor import visitor
 __all__ = [
     "artwork_detail",
     "artwork_list",
+    "catalogue_map_page",
     "collector_detail",
     "collector_list",
     "compare",
+    "image_search",
     "job_action",
     "job_detail",
     "job_list",

@@ -8,8 +8,12 @@ from django.urls import reverse
 
 from webapp.catalogue.models import Collector
 from webapp.curation.selectors.collectors import collector_list_page, method_choose
+from webapp.curation.selectors.default_method import default_method
 from webapp.curation.selectors.palettes import collector_profile
-from webapp.curation.selectors.recommenders import collector_recommendations_served
+from webapp.curation.selectors.recommenders import (
+    collector_recommendations_served,
+    recommender_choices,
+)
 from webapp.jobs.methods import method_references, methods_first
 from webapp.jobs.selectors import trained_methods
 from webapp.jobs.serving import collector_consumed
@@ -29,13 +33,16 @@ def collector_detail(request, pk: int):
     collector = get_object_or_404(Collector, pk=pk)
     references = method_references()
     methods = methods_first(trained_methods())
+    choices = recommender_choices()
     requested = request.GET.get("method")
+    default = default_method()
     # A reference line (the oracle) is shown when asked for, never chosen by default.
-    method = (
-        requested
-        if requested in methods
-        else method_choose(requested=None, methods=[m for m in methods if m not in references])
-    )
+    if requested in {c.value for c in choices}:
+        method = requested
+    elif default is not None:
+        method = default.value
+    else:
+        method = method_choose(requested=None, methods=[m for m in methods if m not in references])
     consumed = list(collector_consumed(collector=collector))
     recommendations = (
         collector_recommendations_served(
@@ -53,6 +60,8 @@ def collector_detail(request, pk: int):
             "consumed": consumed,
             "profile": collector_profile(consumed=consumed),
             "methods": methods,
+            "choices": choices,
+            "default": default,
             "references": references,
             "method": method,
             "recommendations": recommendations,

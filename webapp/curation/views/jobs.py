@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from webapp.jobs.forms import MethodForm
 from webapp.jobs.methods import (
+    extractor_choices,
     extractors,
     method_description,
     method_reference,
@@ -56,7 +57,7 @@ def job_list(request):
             "page": page,
             "methods": methods,
             "references": method_references(),
-            "extractors": extractors(),
+            "extractors": extractor_choices(),
         },
     )
 

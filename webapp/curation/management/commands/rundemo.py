@@ -71,6 +71,9 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Reusing the gallery in the database ({Artwork.objects.count()} works)."
             )
+        # Pretrained weights from an installed package, converted once (a second run
+        # checks the file's sha256 and shapes and keeps it).
+        call_command("install_weights", stdout=self.stdout)
         users = demo_users_ensure()
         call_command("collectstatic", interactive=False, verbosity=0)
 
