@@ -131,7 +131,8 @@ gallery_summary() {
 gallery_backbones() {
   export VITRINE_VAR_DIR=var/bench-gallery-0
   for extractor in handcrafted colour lbp attractiveness resnet18 resnet50 vgg19 \
-      efficientnet_b0 convnext_tiny inception_v3 vit_small_patch16_224; do
+      efficientnet_b0 convnext_tiny inception_v3 vit_small_patch16_224 \
+      efficientnet_lite0_imagenet; do
     $M bench_gallery --protocol profile-cut --k 20 --quiet --models visrank \
       --features "$extractor" --features-image-size 96 --metrics Recall,Precision,MRR,NDCG \
       --out "$OUT/gallery-backbone-$extractor.json" || echo "backbone $extractor failed"

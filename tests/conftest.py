@@ -57,3 +57,19 @@ def staff(django_user_model):
     return django_user_model.objects.create_user(
         "staff", password="pw-staff-1", is_staff=True, is_superuser=True
     )
+
+
+@pytest.fixture
+def fresh_feature_spaces():
+    """Test databases reuse primary keys, so no cached index, vectors or map layout of
+    one test's feature set may survive into another's."""
+    from webapp.curation.selectors import catalogue_map, image_search, visual
+
+    def clear():
+        for module in (image_search, visual):
+            module._spaces.clear()
+        catalogue_map._layouts.clear()
+
+    clear()
+    yield
+    clear()

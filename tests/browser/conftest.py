@@ -48,3 +48,12 @@ def screenshot(page):
         return path
 
     return take
+
+
+def log_in(page, live_server, username, password):
+    """Log in through the login form and wait for the site's navigation."""
+    page.goto(f"{live_server.url}/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_selector("nav[aria-label=Main]")

@@ -4,19 +4,12 @@ import re
 
 import pytest
 
+from tests.browser.conftest import log_in
 from webapp.catalogue.models import Artwork
 from webapp.jobs.running import training_job_run
 from webapp.jobs.services import training_job_create
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, live_server, username, password):
-    page.goto(f"{live_server.url}/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("button[type=submit]")
-    page.wait_for_selector("nav[aria-label=Main]")
 
 
 def train(*methods):

@@ -5,33 +5,17 @@ from pathlib import Path
 import pytest
 import skimage
 
+from tests.browser.conftest import log_in
 from webapp.catalogue.models import Artwork
-from webapp.curation.selectors import catalogue_map, image_search, visual
 from webapp.jobs.features import features_extract
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fresh_feature_spaces"),
+]
 
 COFFEE = Path(skimage.__file__).parent / "data" / "coffee.png"  # a real 400×600 photo
-
-
-@pytest.fixture(autouse=True)
-def fresh_spaces():
-    """Test databases reuse primary keys, so no index, vectors or layout survive a test."""
-    for module in (image_search, visual):
-        module._spaces.clear()
-    catalogue_map._layouts.clear()
-    yield
-    for module in (image_search, visual):
-        module._spaces.clear()
-    catalogue_map._layouts.clear()
-
-
-def log_in(page, live_server, username, password):
-    page.goto(f"{live_server.url}/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("button[type=submit]")
-    page.wait_for_selector("nav[aria-label=Main]")
 
 
 def test_curator_searches_by_photo_and_opens_the_map(

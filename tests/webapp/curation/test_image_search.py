@@ -14,23 +14,12 @@ from PIL import Image
 from webapp.catalogue.models import Artwork, Collector, Interaction
 from webapp.catalogue.selectors import feature_set_load
 from webapp.catalogue.services import feature_set_create
-from webapp.curation.selectors import catalogue_map, image_search, visual
+from webapp.curation.selectors import image_search
 from webapp.jobs.features import features_extract
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_feature_spaces")]
 
 URL = reverse("curation:image-search")
-
-
-@pytest.fixture(autouse=True)
-def fresh_spaces():
-    """Test databases reuse primary keys, so no index or vectors survive a test."""
-    for module in (image_search, visual):
-        module._spaces.clear()
-    catalogue_map._layouts.clear()
-    yield
-    for module in (image_search, visual):
-        module._spaces.clear()
 
 
 @pytest.fixture
