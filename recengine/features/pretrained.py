@@ -11,6 +11,7 @@ message that says what to do, never loaded half-way.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import tempfile
@@ -66,7 +67,10 @@ def default_weights_dir() -> Path:
     return Path(os.environ.get("VITRINE_WEIGHTS_DIR") or Path.cwd() / "var" / "weights")
 
 
+@functools.lru_cache(maxsize=8)
 def _architecture_shapes(architecture: str) -> dict[str, tuple[int, ...]]:
+    """Every tensor's shape in timm's architecture; built once, then checked against on
+    each use of a weights file."""
     import timm
 
     model = timm.create_model(architecture, pretrained=False)
@@ -150,7 +154,7 @@ def verify_weights_file(path: Path, architecture: str) -> None:
     recorded = _checksum_path(path)
     if not recorded.is_file():
         raise WeightsError(f"{path.name} has no recorded checksum ({recorded.name}): {fix}")
-    expected = recorded.read_text().split()[0] if recorded.read_text().split() else ""
+    expected = (recorded.read_text().split() or [""])[0]
     if (got := file_sha256(path)) != expected:
         raise WeightsError(
             f"{path.name} is corrupted: its sha256 is {got[:16]}…, the one recorded when it "

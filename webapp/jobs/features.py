@@ -132,9 +132,10 @@ def features_extract(
     )
 
 
-def features_for_artworks(*, feature_set: FeatureSet, artworks) -> np.ndarray:
-    """Vectors for works a feature set lacks (listed after it was made), made exactly
-    like its own: same extractor, weights, size and projection."""
+def feature_set_recipe(*, feature_set: FeatureSet):
+    """(extractor, projection) that made the feature set, rebuilt from its params, so a
+    work listed later or a photo is described exactly like its works. FeatureError when
+    the set was imported or the weights behind it changed since."""
     from recengine.features.projection import FeatureProjection
     from webapp.catalogue.selectors import feature_set_arrays
 
@@ -153,6 +154,13 @@ def features_for_artworks(*, feature_set: FeatureSet, artworks) -> np.ndarray:
     projection = FeatureProjection.from_arrays(
         params.get("l2", False), feature_set_arrays(feature_set=feature_set)
     )
+    return extractor, projection
+
+
+def features_for_artworks(*, feature_set: FeatureSet, artworks) -> np.ndarray:
+    """Vectors for works a feature set lacks (listed after it was made), made exactly
+    like its own: same extractor, weights, size and projection."""
+    extractor, projection = feature_set_recipe(feature_set=feature_set)
     return projection.transform(_describe(extractor, artworks))
 
 

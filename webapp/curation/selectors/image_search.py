@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from webapp.catalogue.models import Artwork, FeatureSet
-from webapp.catalogue.selectors import artworks_available, feature_set_arrays
+from webapp.catalogue.selectors import artworks_available
 from webapp.curation.selectors.visual import feature_set_active, feature_space
 
 logger = logging.getLogger(__name__)
@@ -70,33 +70,18 @@ _lock = threading.Lock()
 
 
 def photo_describer(*, feature_set: FeatureSet) -> PhotoDescriber:
-    """The extractor and projection that made the feature set, rebuilt from its params
-    (what webapp.jobs.features.features_for_artworks does for works listed later).
+    """The extractor and projection that made the feature set (the recipe works listed
+    later are described with). Raises FeatureError when the set was imported or its
+    weights changed since."""
+    from webapp.jobs.features import FeatureError, feature_set_recipe
 
-    Raises FeatureError when the set was imported or its weights changed since."""
-    from recengine.features.projection import FeatureProjection
-    from webapp.jobs.features import FeatureError, extractor_create
-
-    params = feature_set.params or {}
-    if not params.get("extractor"):
+    if not (feature_set.params or {}).get("extractor"):
         raise FeatureError(IMPORTED_NOTE.format(source=feature_set.source or feature_set.name))
-    extractor = extractor_create(
-        name=params["extractor"],
-        weights=params.get("weights_file") or None,
-        image_size=params.get("image_size"),
-    )
-    if extractor.key != params.get("key"):
-        raise FeatureError(
-            f"the weights behind {feature_set} changed ({extractor.key} != {params.get('key')}): "
-            "a photo would not be described like the works"
-        )
+    extractor, projection = feature_set_recipe(feature_set=feature_set)
     if hasattr(extractor, "num_workers"):
         # One image: a decoding worker process would cost more than it saves, and a web
         # process should not fork.
         extractor.num_workers = 0
-    projection = FeatureProjection.from_arrays(
-        params.get("l2", False), feature_set_arrays(feature_set=feature_set)
-    )
     return PhotoDescriber(extractor=extractor, projection=projection)
 
 
