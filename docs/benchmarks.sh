@@ -230,4 +230,12 @@ site() {
   $M bench_dispatch --broker redis://127.0.0.1:6379/14 --out $OUT/dispatch-redis.json
 }
 
+# The site under load (issue 13): the collector and compare pages under gunicorn, then under
+# runserver, each driven by wrk at 8 connections for 60 s after a 5 s untimed run, on the
+# 10,000-work gallery (prepared once in var/bench-load, then reused). Not while other work
+# shares the cores: the JSON keeps the load average before and after.
+load() {
+  $M bench_load --folder var/bench-load --duration 60 --connections 8 --out $OUT/load.json
+}
+
 for section in "${@:-citeulike}"; do "$section"; done

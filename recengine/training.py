@@ -9,14 +9,17 @@ one). A callback may raise to stop training (the worker does so when a job is ca
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import math
 import os
+import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "adagrad")
@@ -85,6 +88,9 @@ def train_loop(
     callback: Callable[..., None] | None = None,
     after_step: Callable[[torch.nn.Module], None] | None = None,
     checkpoint: str | Path | None = None,
+    rng: np.random.Generator | None = None,
+    counters: Callable[[], dict] | None = None,
+    restore_counters: Callable[[dict], None] | None = None,
 ) -> TrainingResult:
     """Train ``module`` in place; returns the history and restores the best epoch.
 
@@ -92,7 +98,12 @@ def train_loop(
     device). validate() returns a metric to maximise; without it the last epoch is kept.
     patience counts validations without improvement before stopping.
     checkpoint: a file written after every epoch (weights, optimiser, history, best
-    epoch so far); when it exists at the start, training resumes after its epoch.
+    epoch so far, and every random-number state: ``rng``, the model's own generator, plus
+    torch's, numpy's and Python's global ones); when it exists at the start, training
+    resumes after its epoch and draws the same negatives, dropout masks and orders an
+    uninterrupted run would have drawn. counters() returns the model's own running counts
+    (e.g. Mult-VAE's update count, which sets its KL weight) to keep in the checkpoint;
+    restore_counters(saved) puts them back.
     """
     device = device or next(module.parameters()).device
     params = [p for p in module.parameters() if p.requires_grad]
@@ -117,6 +128,9 @@ def train_loop(
         best_metric, best_epoch = float(saved["best_metric"]), int(saved["best_epoch"])
         best_state, since_best = saved["best_state"], int(saved["since_best"])
         first_epoch = int(saved["epoch"]) + 1
+        _restore_random_state(saved.get("random"), rng, device)
+        if restore_counters is not None:
+            restore_counters(dict(saved.get("counters", {})))
         logger.info("resumed from %s after epoch %d", Path(checkpoint).name, saved["epoch"])
         if callback is not None:
             callback(saved["epoch"] / epochs, f"resumed after epoch {saved['epoch']}")
@@ -203,6 +217,8 @@ def train_loop(
                     "best_state": best_state,
                     "since_best": since_best,
                     "epoch": epoch,
+                    "random": _random_state(rng, device),
+                    "counters": counters() if counters is not None else {},
                 },
             )
         if validate is not None and since_best >= patience:
@@ -219,6 +235,42 @@ def train_loop(
         best_metric=None if best_state is None else best_metric,
         stopped_early=stopped_early,
     )
+
+
+def _random_state(rng: np.random.Generator | None, device: torch.device) -> dict:
+    """Every generator an epoch draws from, in types torch.load(weights_only=True) reads."""
+    numpy_global = np.random.get_state(legacy=False)
+    state = {
+        "torch": torch.get_rng_state(),
+        "python": json.dumps(random.getstate()),
+        "numpy_global": json.dumps({**numpy_global, "state": _jsonable(numpy_global["state"])}),
+        "rng": json.dumps(rng.bit_generator.state) if rng is not None else "",
+    }
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _jsonable(state: dict) -> dict:
+    return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in state.items()}
+
+
+def _restore_random_state(
+    state: dict | None, rng: np.random.Generator | None, device: torch.device
+) -> None:
+    if not state:  # a checkpoint from before random states were kept: resume as it can
+        logger.warning("checkpoint has no random-number state; the resumed run will differ")
+        return
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"], device)
+    version, internal, gauss = json.loads(state["python"])
+    random.setstate((version, tuple(internal), gauss))
+    numpy_global = json.loads(state["numpy_global"])
+    numpy_global["state"]["key"] = np.asarray(numpy_global["state"]["key"], dtype=np.uint32)
+    np.random.set_state(numpy_global)
+    if rng is not None and state["rng"]:
+        rng.bit_generator.state = json.loads(state["rng"])
 
 
 def _save_checkpoint(path: str | Path, state: dict) -> None:

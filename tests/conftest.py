@@ -16,6 +16,14 @@ def media_root(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def artefacts_root(settings, tmp_path):
+    """And its job artefacts and feature sets into another, apart from the images."""
+    settings.VITRINE_ARTEFACTS_ROOT = tmp_path / "artefacts"
+    settings.VITRINE_ARTEFACTS_ROOT.mkdir()
+    return settings.VITRINE_ARTEFACTS_ROOT
+
+
+@pytest.fixture(autouse=True)
 def no_heartbeat_in_unit_tests(settings):
     """A test's transaction holds SQLite's write lock, so a heartbeat thread would only
     wait for it; worker processes in integration tests beat as configured."""
@@ -54,9 +62,13 @@ def curator(django_user_model):
 
 @pytest.fixture
 def staff(django_user_model):
-    return django_user_model.objects.create_user(
-        "staff", password="pw-staff-1", is_staff=True, is_superuser=True
-    )
+    """Like the demo's staff login: is_staff opens the admin, the "Vitrine staff" group
+    grants the permissions; not a superuser."""
+    from webapp.permissions import staff_group_ensure
+
+    user = django_user_model.objects.create_user("staff", password="pw-staff-1", is_staff=True)
+    user.groups.add(staff_group_ensure())
+    return user
 
 
 @pytest.fixture

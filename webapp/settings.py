@@ -7,6 +7,7 @@ turns on the hardening that `manage.py check --deploy` asks for.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -30,7 +31,15 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-ENVIRONMENT = os.environ.get("VITRINE_ENV", "development")
+ENVIRONMENTS = ("development", "production")
+# Checked, not guessed: "Production" or "prod" silently running development settings
+# (DEBUG on, the fixed key) is the one mistake this must never allow.
+ENVIRONMENT = os.environ.get("VITRINE_ENV") or "development"
+if ENVIRONMENT not in ENVIRONMENTS:
+    raise ImproperlyConfigured(
+        f"VITRINE_ENV={ENVIRONMENT!r} is not one of: {', '.join(ENVIRONMENTS)} "
+        "(lower case; unset means development)."
+    )
 PRODUCTION = ENVIRONMENT == "production"
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
@@ -53,6 +62,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "webapp.catalogue",
     "webapp.jobs",
     "webapp.curation",
@@ -60,12 +70,17 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight from the web process (gunicorn has no file server of its own);
+    # before everything else so a stylesheet costs no session or database work.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -118,33 +133,103 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "staticfiles"))
+if not PRODUCTION:
+    # WhiteNoise warns at every start when the folder is missing, as before a first
+    # collectstatic (tests, a fresh checkout); in production that warning is worth having.
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Images (originals, thumbnails, kept search photos). No URL serves this folder: images
+# reach a browser only through the login-checked views in webapp/curation/views/files.py.
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
-SERVE_MEDIA = env_bool("SERVE_MEDIA", default=not PRODUCTION)
+# What jobs write (models, checkpoints, evaluations, feature sets): a root of its own,
+# never beside the images and never served (webapp/storage.py).
+VITRINE_ARTEFACTS_ROOT = Path(os.environ.get("VITRINE_ARTEFACTS_ROOT", VAR_DIR / "artefacts"))
+# Who sends an image's bytes once the view has checked the login: "" (Django streams
+# them), "nginx" (X-Accel-Redirect to VITRINE_SENDFILE_PREFIX + the storage name, an
+# `internal` location) or "apache" (X-Sendfile with the file's path, mod_xsendfile).
+VITRINE_SENDFILE = os.environ.get("VITRINE_SENDFILE", "").strip().lower()
+if VITRINE_SENDFILE not in ("", "nginx", "apache"):
+    raise ImproperlyConfigured(
+        f"VITRINE_SENDFILE must be empty, nginx or apache, not {VITRINE_SENDFILE!r}."
+    )
+VITRINE_SENDFILE_PREFIX = os.environ.get("VITRINE_SENDFILE_PREFIX", "/protected-media/")
 
-# Images, feature sets and job artefacts go through Django storage: a local folder by
-# default; an S3-compatible bucket (AWS, MinIO, ...) through django-storages when
-# VITRINE_S3_BUCKET is set, so workers on other machines share the artefacts. Credentials
-# come from the standard AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY variables.
+# Images and artefacts go through Django storage: local folders by default; an
+# S3-compatible bucket (AWS, MinIO, ...) through django-storages when VITRINE_S3_BUCKET is
+# set, so workers on other machines share the artefacts, images under VITRINE_S3_PREFIX and
+# artefacts under a prefix beside it. Credentials come from the standard
+# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY variables.
 VITRINE_S3_BUCKET = os.environ.get("VITRINE_S3_BUCKET", "")
 if VITRINE_S3_BUCKET:
+    _s3 = {
+        "bucket_name": VITRINE_S3_BUCKET,
+        "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+        "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
+        "file_overwrite": False,
+        "default_acl": None,
+    }
+    _prefix = os.environ.get("VITRINE_S3_PREFIX", "vitrine")
     _media = {
         "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {**_s3, "location": _prefix},
+    }
+    _artefacts = {
+        "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
-            "bucket_name": VITRINE_S3_BUCKET,
-            "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
-            "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
-            "location": os.environ.get("VITRINE_S3_PREFIX", "vitrine"),
-            "file_overwrite": False,
-            "default_acl": None,
+            **_s3,
+            "location": os.environ.get("VITRINE_S3_ARTEFACTS_PREFIX", f"{_prefix}-artefacts"),
         },
     }
-    SERVE_MEDIA = False
+    _roots = (_prefix.strip("/"), _artefacts["OPTIONS"]["location"].strip("/"))
 else:
     _media = {"BACKEND": "django.core.files.storage.FileSystemStorage"}  # at MEDIA_ROOT
+    _artefacts = {"BACKEND": "webapp.storage.ArtefactStorage"}  # at VITRINE_ARTEFACTS_ROOT
+    _roots = (MEDIA_ROOT.resolve().as_posix(), VITRINE_ARTEFACTS_ROOT.resolve().as_posix())
+# A web server that serves the images' folder must never reach an artefact through it.
+if any(not b or f"{a}/".startswith(f"{b}/") for a, b in (_roots, _roots[::-1])):
+    raise ImproperlyConfigured(
+        f"the artefacts ({_roots[1]}) and the images ({_roots[0]}) need separate roots, "
+        "neither inside the other (VITRINE_ARTEFACTS_ROOT, VITRINE_S3_ARTEFACTS_PREFIX)."
+    )
 STORAGES = {
     "default": _media,
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "artefacts": _artefacts,
+    # WhiteNoise serves what collectstatic wrote to STATIC_ROOT, a gzip copy beside each
+    # file. In production the names carry a content hash, so browsers may
+    # cache them for good; development keeps plain names, so tests and a fresh checkout
+    # need no collectstatic run first.
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "whitenoise.storage.CompressedStaticFilesStorage"
+    },
+}
+
+# Login throttling (django-axes): after VITRINE_LOGIN_FAILURE_LIMIT wrong passwords for one
+# username from one address, that pair is refused, even with the right password, until
+# VITRINE_LOGIN_COOLOFF_MINUTES have passed since the last attempt; on the site's login
+# and the admin's alike. A successful login before the limit starts the count again.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: it refuses before a password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("VITRINE_LOGIN_FAILURE_LIMIT", "5"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("VITRINE_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False  # no banner on every manage.py command; failures are still logged
+
+# Per process (each gunicorn worker has its own): a 12 x 12 pixel sample per work and a
+# palette per collector (webapp/curation/selectors/palettes.py), the catalogue's facets.
+# Django's default of 300 entries would evict them over and over at 10,000 works, and a
+# collector page would decode its works' images again on every visit.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "OPTIONS": {"MAX_ENTRIES": int(os.environ.get("VITRINE_CACHE_ENTRIES", "50000"))},
+    }
 }
 
 LOGIN_URL = "login"
@@ -153,6 +238,13 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Images larger than this are refused on import: a guard against decompression bombs.
 VITRINE_MAX_IMAGE_PIXELS = int(os.environ.get("VITRINE_MAX_IMAGE_PIXELS", str(40_000_000)))
+# Imported embeddings larger than this (rows × dimensions, read from the file's header
+# before anything is loaded) are refused: 50 M float32 values are 200 MB.
+VITRINE_MAX_EMBEDDING_VALUES = int(os.environ.get("VITRINE_MAX_EMBEDDING_VALUES", "50000000"))
+# Imported timestamps and listing dates outside this range are refused (ISO dates or
+# date-times; without a zone, TIME_ZONE). An empty maximum means a day after the import.
+VITRINE_EVENT_DATE_MIN = os.environ.get("VITRINE_EVENT_DATE_MIN", "1900-01-01")
+VITRINE_EVENT_DATE_MAX = os.environ.get("VITRINE_EVENT_DATE_MAX", "")
 
 # Pretrained CNN weights are files here (e.g. resnet50.safetensors); a job names one by
 # file name. Nothing is downloaded unless a job asks for "hub" on a machine with network.
@@ -199,9 +291,13 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("VITRINE_QUEUE", "cpu")
 # CNN extraction, fine-tuning and DVBPR go to this queue when it is set (a GPU worker
 # consumes it: `celery -A workers.celery worker -Q gpu`); unset, everything runs on cpu.
 VITRINE_GPU_QUEUE = os.environ.get("VITRINE_GPU_QUEUE", "")
-# A running job stamps a heartbeat this often; one silent this long lost its worker.
-VITRINE_HEARTBEAT_S = float(os.environ.get("VITRINE_HEARTBEAT_S", "5"))
-VITRINE_STALE_AFTER_S = float(os.environ.get("VITRINE_STALE_AFTER_S", "60"))
+# A running job stamps a heartbeat this often; one silent this long lost its worker, and
+# every worker's reaper looks this often: a killed worker's job is queued again within
+# STALE_AFTER + REAPER_INTERVAL (20 s by default). The stale limit stays several beats
+# long so a beat delayed by a busy database never takes a live job from its worker.
+VITRINE_HEARTBEAT_S = float(os.environ.get("VITRINE_HEARTBEAT_S", "2"))
+VITRINE_STALE_AFTER_S = float(os.environ.get("VITRINE_STALE_AFTER_S", "15"))
+VITRINE_REAPER_INTERVAL_S = float(os.environ.get("VITRINE_REAPER_INTERVAL_S", "5"))
 # Attempts before the reaper gives a job up as failed.
 VITRINE_MAX_ATTEMPTS = int(os.environ.get("VITRINE_MAX_ATTEMPTS", "3"))
 # What a training job serves: "refit", the evaluated recipe refitted on every event for the
@@ -229,6 +325,25 @@ if PRODUCTION:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        # kombu warns on every connection that a filesystem:// broker URL names no host;
+        # that transport needs none.
+        "no_default_host_warning": {
+            "()": "webapp.log_filters.DropMessages",
+            "prefixes": ["No hostname was supplied"],
+        },
+    },
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # faiss reports at INFO every CPU build it tries and fails to load before the one
+        # that loads (AVX512, AVX2, ...): noise, since the generic build serves the same.
+        "faiss.loader": {"level": "WARNING"},
+        # timm announces every weights file it loads; the job's page records which one.
+        "timm": {"level": "WARNING"},
+        # django-axes logs four INFO lines per successful login; failures and lockouts,
+        # which matter, are WARNING and stay.
+        "axes": {"level": "WARNING"},
+        "kombu.connection": {"filters": ["no_default_host_warning"]},
+    },
 }

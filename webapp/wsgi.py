@@ -1,3 +1,8 @@
+"""The WSGI entry point. In production and the demo, gunicorn serves it:
+
+uv run gunicorn -c webapp/gunicorn_conf.py webapp.wsgi
+"""
+
 import os
 
 from django.core.wsgi import get_wsgi_application

@@ -15,7 +15,6 @@ from celery.signals import worker_ready
 
 from webapp.jobs.errors import TransientJobError
 
-REAPER_INTERVAL_S = 30
 logger = logging.getLogger(__name__)
 
 
@@ -42,9 +41,10 @@ def run_job(self, job_id: int) -> str:
 @worker_ready.connect
 def start_reaper(sender=None, **kwargs) -> None:
     """Reap when the worker starts (a worker replacing a killed one finds its job at once)
-    and every REAPER_INTERVAL_S after, in a daemon thread of the main process."""
+    and every VITRINE_REAPER_INTERVAL_S after, in a daemon thread of the main process."""
 
     def loop() -> None:
+        from django.conf import settings
         from django.db import close_old_connections
 
         from webapp.jobs.reaping import jobs_reap
@@ -55,6 +55,6 @@ def start_reaper(sender=None, **kwargs) -> None:
                 jobs_reap()
             except Exception:  # the database may be briefly away; try again later
                 logger.exception("reaper failed")
-            time.sleep(REAPER_INTERVAL_S)
+            time.sleep(settings.VITRINE_REAPER_INTERVAL_S)
 
     threading.Thread(target=loop, name="vitrine-reaper", daemon=True).start()

@@ -114,6 +114,9 @@ class GradientRecommender(Recommender):
             callback=callback,
             after_step=self._after_step,
             checkpoint=self.checkpoint_path,
+            rng=self.rng_,
+            counters=self._counters,
+            restore_counters=self._restore_counters,
         )
         self.history_ = [record.as_dict() for record in result.history]
         self.best_epoch_ = result.best_epoch
@@ -122,6 +125,13 @@ class GradientRecommender(Recommender):
 
     def _after_step(self, module: torch.nn.Module) -> None:
         """Called after each optimiser step (e.g. to project weights)."""
+
+    def _counters(self) -> dict:
+        """Running counts the loss depends on, kept in the checkpoint (ints or floats)."""
+        return {}
+
+    def _restore_counters(self, saved: dict) -> None:
+        """Put back what _counters() returned when a fit resumes from its checkpoint."""
 
     def _after_training(self) -> None:
         """Called once the best weights are back in place (e.g. to cache item vectors)."""

@@ -154,6 +154,12 @@ class MultVAE(MultDAE):
     def _after_step(self, module: torch.nn.Module) -> None:
         self.updates_ += 1
 
+    def _counters(self) -> dict:
+        return {"updates": self.updates_}
+
+    def _restore_counters(self, saved: dict) -> None:
+        self.updates_ = int(saved.get("updates", 0))
+
     def _loss(self, module: MultModule, batch) -> torch.Tensor:
         _, vectors = batch
         logits, mean, logvar = module(vectors)

@@ -38,6 +38,19 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
+# A busy machine may take many seconds over a page its idle self serves at once: wait for
+# elements and navigations with a generous limit instead of Playwright's 30 s.
+BUSY_MACHINE_TIMEOUT_MS = 120_000
+
+
+@pytest.fixture(autouse=True)
+def generous_timeouts(request):
+    if "page" in request.fixturenames:
+        page = request.getfixturevalue("page")
+        page.set_default_timeout(BUSY_MACHINE_TIMEOUT_MS)
+        page.set_default_navigation_timeout(BUSY_MACHINE_TIMEOUT_MS)
+
+
 @pytest.fixture
 def screenshot(page):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

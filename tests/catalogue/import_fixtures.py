@@ -8,8 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from django.core.management import call_command
+from django.test import TestCase
 from PIL import Image
 
+from tests.acting import trainer
+from webapp.catalogue.importing import ImportReport, gallery_import
 from webapp.catalogue.importing.rows import (
     INTERACTION_OPTIONAL,
     INTERACTION_REQUIRED,
@@ -20,6 +24,20 @@ from webapp.catalogue.importing.rows import (
 #: The columns the importer knows, required ones first.
 ITEM_HEADER = [*ITEM_REQUIRED, *ITEM_OPTIONAL]
 INTERACTION_HEADER = [*INTERACTION_REQUIRED, *INTERACTION_OPTIONAL]
+
+
+def import_committed(**kwargs) -> ImportReport:
+    """gallery_import as if its transaction committed. A test runs inside a transaction of
+    its own that never commits, so the on-commit work (moving the staged files into place,
+    deleting replaced images) runs when this returns instead."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return gallery_import(**kwargs)
+
+
+def command_committed(*args, **kwargs) -> None:
+    """call_command("import_gallery", ...) as if its transaction committed."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        call_command("import_gallery", *args, **kwargs)
 
 
 def image_bytes(seed: int = 0, size: tuple[int, int] = (16, 16), fmt: str = "PNG") -> bytes:
@@ -140,8 +158,10 @@ class Gallery:
         }
 
     def argv(self, *extra: str) -> list[str]:
-        """Arguments for call_command('import_gallery', ...)."""
+        """Arguments for call_command('import_gallery', ...), as a user who may import."""
         return [
+            "--user",
+            trainer().username,
             "--items",
             str(self.items),
             "--interactions",

@@ -8,14 +8,16 @@ from io import StringIO
 import numpy as np
 import pytest
 from django.core.files.storage import default_storage
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 from PIL import Image
 
 from tests.catalogue.import_fixtures import (
     INTERACTION_HEADER,
     ITEM_HEADER,
+    command_committed,
     default_interactions,
     default_items,
+    import_committed,
     make_gallery,
     truncate_file,
     write_image,
@@ -62,7 +64,7 @@ def has_problem(failed: ImportFailed, file: str, line: int | None, *words: str) 
 
 def test_good_import_creates_rows_and_images(tmp_path, media_root):
     gallery = make_gallery(tmp_path)
-    report = gallery_import(**gallery.kwargs())
+    report = import_committed(**gallery.kwargs())
 
     assert report.written and report.ok
     assert (report.artists.created, report.artworks.created) == (2, 3)
@@ -115,11 +117,11 @@ def test_good_import_creates_rows_and_images(tmp_path, media_root):
 
 def test_reimport_is_idempotent(tmp_path, media_root):
     gallery = make_gallery(tmp_path)
-    gallery_import(**gallery.kwargs())
+    import_committed(**gallery.kwargs())
     files = media_files(media_root)
     stamps = {name: os.stat(media_root / name).st_mtime_ns for name in files}
 
-    report = gallery_import(**gallery.kwargs())
+    report = import_committed(**gallery.kwargs())
 
     assert report.artworks.created == report.artworks.updated == 0
     assert report.artworks.unchanged == 3
@@ -134,11 +136,9 @@ def test_reimport_is_idempotent(tmp_path, media_root):
     assert {name: os.stat(media_root / name).st_mtime_ns for name in files} == stamps
 
 
-def test_reimport_updates_changed_rows_and_replaces_images(
-    tmp_path, media_root, django_capture_on_commit_callbacks
-):
+def test_reimport_updates_changed_rows_and_replaces_images(tmp_path, media_root):
     gallery = make_gallery(tmp_path)
-    gallery_import(**gallery.kwargs())
+    import_committed(**gallery.kwargs())
     old_image = Artwork.objects.get(external_id="103").image.name
 
     items = default_items()
@@ -152,8 +152,7 @@ def test_reimport_updates_changed_rows_and_replaces_images(
     interactions.append({"user_id": "u4", "item_id": "103", "timestamp": "2024-05-01"})
     gallery.write_interactions(interactions)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        report = gallery_import(**gallery.kwargs())
+    report = import_committed(**gallery.kwargs())
 
     assert (report.artworks.updated, report.artworks.unchanged) == (2, 1)
     assert (report.artists.created, report.artists.unchanged) == (1, 2)
@@ -175,7 +174,7 @@ def test_reimport_updates_changed_rows_and_replaces_images(
 def test_dry_run_writes_nothing(tmp_path, media_root):
     gallery = make_gallery(tmp_path)
     out = StringIO()
-    call_command("import_gallery", *gallery.argv("--dry-run"), stdout=out)
+    command_committed(*gallery.argv("--dry-run"), stdout=out)
 
     assert "Dry run" in out.getvalue()
     assert "artworks:     3 to create" in out.getvalue()
@@ -185,8 +184,8 @@ def test_dry_run_writes_nothing(tmp_path, media_root):
 
 def test_dry_run_after_import_reports_unchanged(tmp_path, media_root):
     gallery = make_gallery(tmp_path)
-    gallery_import(**gallery.kwargs())
-    report = gallery_import(**gallery.kwargs(dry_run=True))
+    import_committed(**gallery.kwargs())
+    report = import_committed(**gallery.kwargs(dry_run=True))
     assert report.artworks.unchanged == 3 and report.interactions.unchanged == 5
     assert not report.written
 
@@ -198,7 +197,7 @@ def test_command_prints_the_report_and_notes_unknown_columns(tmp_path, media_roo
         row["colour"] = "red"
     gallery.write_items(rows, header=[*ITEM_HEADER, "colour"])
     out = StringIO()
-    call_command("import_gallery", *gallery.argv(), stdout=out)
+    command_committed(*gallery.argv(), stdout=out)
     assert "artworks:     3 created" in out.getvalue()
     assert "ignored unknown column(s): colour" in out.getvalue()
     assert Artwork.objects.count() == 3
@@ -206,11 +205,11 @@ def test_command_prints_the_report_and_notes_unknown_columns(tmp_path, media_roo
 
 def test_items_found_without_images_folder_and_interactions_on_existing_items(tmp_path, media_root):
     gallery = make_gallery(tmp_path)
-    gallery_import(**gallery.kwargs())
+    import_committed(**gallery.kwargs())
     # A second import whose interactions refer to works imported before.
     gallery.write_items([{"item_id": "200", "title": "New", "artist": "Cy Canvas"}])
     gallery.write_interactions([{"user_id": "u9", "item_id": "101", "timestamp": "2024-06-01"}])
-    report = gallery_import(items_path=gallery.items, interactions_path=gallery.interactions)
+    report = import_committed(items_path=gallery.items, interactions_path=gallery.interactions)
     assert report.artworks.created == 1 and report.interactions.created == 1
     assert Interaction.objects.filter(collector__external_id="u9").count() == 1
 
@@ -415,7 +414,7 @@ def test_every_problem_is_listed_by_the_command(tmp_path, media_root):
     truncated_image(gallery)
     bad_price(gallery)
     with pytest.raises(CommandError) as caught:
-        call_command("import_gallery", *gallery.argv(), stdout=StringIO())
+        command_committed(*gallery.argv(), stdout=StringIO())
     message = str(caught.value)
     assert "nothing was written" in message
     assert "items.csv:4: image '103.png': truncated" in message
@@ -429,18 +428,18 @@ def test_failure_while_writing_rolls_back_rows_and_stored_images(tmp_path, media
     write_npy(gallery.root / "emb.npy", [101, 102, 103])
 
     def broken(**kwargs):
-        assert len(media_files(media_root)) == 3  # the images were stored by now
+        assert len(media_files(media_root)) == 3  # the images were staged by now
         raise OSError("disk full")
 
     monkeypatch.setattr(importing, "feature_set_create", broken)
     with pytest.raises(OSError, match="disk full"):
-        gallery_import(**gallery.kwargs(embeddings_path=gallery.root / "emb.npy"))
+        import_committed(**gallery.kwargs(embeddings_path=gallery.root / "emb.npy"))
     assert_nothing_written(media_root)
 
 
 def test_failure_while_writing_keeps_the_previous_images(tmp_path, media_root, monkeypatch):
     gallery = make_gallery(tmp_path)
-    gallery_import(**gallery.kwargs())
+    import_committed(**gallery.kwargs())
     before = media_files(media_root)
     checksums = dict(Artwork.objects.values_list("external_id", "image_checksum"))
     write_image(gallery.images / "103.png", seed=42)
@@ -451,7 +450,7 @@ def test_failure_while_writing_keeps_the_previous_images(tmp_path, media_root, m
 
     monkeypatch.setattr(Interaction.objects, "bulk_create", broken)
     with pytest.raises(RuntimeError):
-        gallery_import(**gallery.kwargs())
+        import_committed(**gallery.kwargs())
     assert media_files(media_root) == before
     assert dict(Artwork.objects.values_list("external_id", "image_checksum")) == checksums
     assert not Collector.objects.filter(external_id="u7").exists()
@@ -481,7 +480,7 @@ def test_missing_files_are_reported(tmp_path, media_root):
 def test_npy_embeddings_become_a_feature_set(tmp_path, media_root):
     gallery = make_gallery(tmp_path)
     vectors = write_npy(gallery.root / "emb.npy", [103, 101, 102], dim=5)
-    report = gallery_import(**gallery.kwargs(embeddings_path=gallery.root / "emb.npy"))
+    report = import_committed(**gallery.kwargs(embeddings_path=gallery.root / "emb.npy"))
 
     feature_set = FeatureSet.objects.get()
     assert (feature_set.name, feature_set.n_items, feature_set.dim) == ("imported", 3, 5)
@@ -494,7 +493,7 @@ def test_npy_embeddings_become_a_feature_set(tmp_path, media_root):
     np.testing.assert_allclose(stored, vectors, rtol=1e-6)
 
     # Importing the same file again adds no second feature set.
-    again = gallery_import(**gallery.kwargs(embeddings_path=gallery.root / "emb.npy"))
+    again = import_committed(**gallery.kwargs(embeddings_path=gallery.root / "emb.npy"))
     assert again.feature_set == ("imported", 3, 5, False)
     assert FeatureSet.objects.count() == 1
 
@@ -504,8 +503,7 @@ def test_npz_embeddings_become_a_feature_set(key, tmp_path, media_root):
     gallery = make_gallery(tmp_path)
     vectors = write_npz(gallery.root / "emb.npz", ["101", "102"], dim=3, key=key)
     out = StringIO()
-    call_command(
-        "import_gallery",
+    command_committed(
         *gallery.argv("--embeddings", str(gallery.root / "emb.npz"), "--embeddings-name", "clip"),
         stdout=out,
     )

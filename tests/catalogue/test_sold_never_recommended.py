@@ -5,6 +5,7 @@ import pytest
 from django.core.cache import cache
 from django.db.models import Count, Q
 
+from tests.acting import trainer
 from tests.catalogue.import_fixtures import INTERACTION_HEADER, write_csv
 from webapp.catalogue.importing import gallery_import, parse_when
 from webapp.catalogue.models import Artwork, Collector
@@ -27,7 +28,7 @@ def trained(small_gallery, settings, tmp_path):
     cache.clear()
     jobs = {}
     for method in ("popularity", "visrank"):
-        job = training_job_create(method=method, params={}, enqueue=False)
+        job = training_job_create(user=trainer(), method=method, params={}, enqueue=False)
         assert training_job_run(job_id=job.pk) == "succeeded"
         jobs[method] = job
     yield jobs
@@ -61,7 +62,10 @@ def proposed(collector: Collector, work: Artwork, picks: list[int]) -> dict[str,
     }
 
 
-def test_an_imported_purchase_takes_the_work_out_of_every_list(trained, tmp_path, media_root):
+def test_an_imported_purchase_takes_the_work_out_of_every_list(
+    trained, tmp_path, media_root, settings
+):
+    settings.VITRINE_EVENT_DATE_MAX = "2031-01-01"  # BOUGHT_AT is in the future
     consumed = Count("interactions", filter=Q(interactions__kind__in=["purchase", "like"]))
     collector = Collector.objects.annotate(n=consumed).order_by("-n", "pk").first()
     work = Artwork.objects.exclude(image="").order_by("pk").first()

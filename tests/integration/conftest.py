@@ -26,13 +26,15 @@ def database_url() -> str:
 
 @pytest.fixture
 def worker_env(settings, tmp_path):
-    """Point the site and the worker at the same media, broker folder and a fresh queue."""
+    """Point the site and the worker at the same media, artefacts, broker folder and a fresh
+    queue."""
     queue = f"test-{uuid.uuid4().hex[:8]}"
     settings.CELERY_TASK_DEFAULT_QUEUE = queue
     env = {
         **subprocess_env(),
         "DATABASE_URL": database_url(),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "VITRINE_ARTEFACTS_ROOT": str(settings.VITRINE_ARTEFACTS_ROOT),
         "VITRINE_VAR_DIR": str(tmp_path / "var"),
         "VITRINE_QUEUE": queue,
         "PYTHONUNBUFFERED": "1",

@@ -1,26 +1,18 @@
 """End to end through a real broker and a real worker process."""
 
-import time
-
 import pytest
 from django.db import connection
 from django.urls import reverse
 
 from webapp.jobs.models import TrainingJob
 
+from .waiting import wait_for_job
+
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def wait_for(job_id: int, worker, timeout: float = 180) -> TrainingJob:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = TrainingJob.objects.get(pk=job_id)
-        if job.is_finished:
-            return job
-        if worker.poll() is not None:
-            pytest.fail(f"worker exited ({worker.returncode}):\n{worker.log_path.read_text()}")
-        time.sleep(0.5)
-    pytest.fail(f"job {job_id} still {job.status} after {timeout}s:\n{worker.log_path.read_text()}")
+def wait_for(job_id: int, worker) -> TrainingJob:
+    return wait_for_job(job_id, [worker])
 
 
 def test_training_sent_from_staff_page_is_served_on_collector_page(
@@ -73,7 +65,7 @@ def test_ci_runs_against_postgresql_and_redis(
 
 
 def test_a_pretrained_cnn_trains_in_a_real_worker_and_drives_recommendations(
-    small_gallery, worker, client, curator
+    small_gallery, worker, client, curator, staff
 ):
     """The installed EfficientNet-Lite0, converted by the worker on first use, extracts
     features inside a Celery prefork child (a daemonic process: no DataLoader children),
@@ -81,8 +73,10 @@ def test_a_pretrained_cnn_trains_in_a_real_worker_and_drives_recommendations(
     from webapp.catalogue.models import Collector
     from webapp.jobs.services import training_job_create
 
-    job = training_job_create(method="visrank", params={"features": "efficientnet_lite0_imagenet"})
-    job = wait_for(job.pk, worker, timeout=600)
+    job = training_job_create(
+        method="visrank", params={"features": "efficientnet_lite0_imagenet"}, user=staff
+    )
+    job = wait_for(job.pk, worker)
     assert job.status == TrainingJob.Status.SUCCEEDED, job.error
     feature_set = job.feature_set
     assert feature_set.name == "efficientnet_lite0_imagenet" and feature_set.dim == 1280

@@ -1,10 +1,10 @@
 """The job record and its life: cancel, requeue, serve, delete, reap, retry, faults."""
 
 import pytest
-from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.acting import trainer
 from webapp.jobs.errors import TransientJobError
 from webapp.jobs.models import Artefact, TrainingJob
 from webapp.jobs.reaping import jobs_reap
@@ -19,6 +19,7 @@ from webapp.jobs.services import (
     training_job_requeue,
 )
 from webapp.jobs.serving import collector_recommendations
+from webapp.storage import artefact_storage
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +34,7 @@ def no_broker(monkeypatch):
 
 
 def test_a_finished_job_records_what_it_trained_on_and_produced(small_gallery):
-    job = training_job_create(method="bpr", params={"epochs": 3})
+    job = training_job_create(user=trainer(), method="bpr", params={"epochs": 3})
     assert training_job_run(job_id=job.pk) == "succeeded"
     job.refresh_from_db()
     assert job.snapshot["interactions"] > 0 and len(job.snapshot["sha256"]) == 64
@@ -69,7 +70,7 @@ def test_a_finished_job_records_what_it_trained_on_and_produced(small_gallery):
         assert artefact.size > 0 and len(artefact.sha256) == 64
     assert job.is_active
     # the same data gives the same snapshot
-    again = training_job_create(method="popularity")
+    again = training_job_create(user=trainer(), method="popularity")
     training_job_run(job_id=again.pk)
     again.refresh_from_db()
     assert again.snapshot["sha256"] == job.snapshot["sha256"]
@@ -78,13 +79,15 @@ def test_a_finished_job_records_what_it_trained_on_and_produced(small_gallery):
 def test_serving_reads_the_faiss_index_of_a_dot_product_model(small_gallery):
     from webapp.catalogue.models import Collector
 
-    training_job_run(job_id=training_job_create(method="bpr", params={"epochs": 2}).pk)
+    training_job_run(
+        job_id=training_job_create(user=trainer(), method="bpr", params={"epochs": 2}).pk
+    )
     collector = Collector.objects.filter(interactions__kind="purchase").first()
     result = collector_recommendations(collector=collector, method="bpr", k=5)
     assert result.served_by == "faiss index" and len(result.items) == 5
     owned = set(collector.interactions.exclude(kind="view").values_list("artwork_id", flat=True))
     assert all(not r.artwork.is_sold and r.artwork.pk not in owned for r in result.items)
-    visrank_job = training_job_create(method="visrank")
+    visrank_job = training_job_create(user=trainer(), method="visrank")
     training_job_run(job_id=visrank_job.pk)
     assert (
         collector_recommendations(collector=collector, method="visrank", k=5).served_by == "model"
@@ -92,30 +95,30 @@ def test_serving_reads_the_faiss_index_of_a_dot_product_model(small_gallery):
 
 
 def test_only_one_job_per_method_is_active(small_gallery):
-    first = training_job_create(method="popularity")
-    second = training_job_create(method="popularity")
+    first = training_job_create(user=trainer(), method="popularity")
+    second = training_job_create(user=trainer(), method="popularity")
     training_job_run(job_id=first.pk)
     training_job_run(job_id=second.pk)
     first.refresh_from_db()
     second.refresh_from_db()
     assert second.is_active and not first.is_active  # the later one serves
-    training_job_activate(job=first)
+    training_job_activate(user=trainer(), job=first)
     assert list(TrainingJob.objects.filter(is_active=True).values_list("pk", flat=True)) == [
         first.pk
     ]
-    queued = training_job_create(method="popularity")
+    queued = training_job_create(user=trainer(), method="popularity")
     with pytest.raises(JobError, match="no trained model"):
-        training_job_activate(job=queued)
+        training_job_activate(user=trainer(), job=queued)
 
 
 def test_cancel_a_queued_job_and_a_running_one(small_gallery):
-    queued = training_job_create(method="popularity")
-    training_job_cancel(job=queued)
+    queued = training_job_create(user=trainer(), method="popularity")
+    training_job_cancel(user=trainer(), job=queued)
     queued.refresh_from_db()
     assert queued.status == TrainingJob.Status.CANCELLED
     assert training_job_run(job_id=queued.pk) == "skipped"  # a late delivery does nothing
 
-    running = training_job_create(method="bpr", params={"epochs": 50})
+    running = training_job_create(user=trainer(), method="bpr", params={"epochs": 50})
 
     def cancel_mid_training(fraction, message, **details):
         if details.get("epoch") == 2:
@@ -126,7 +129,7 @@ def test_cancel_a_queued_job_and_a_running_one(small_gallery):
     assert running.status == TrainingJob.Status.CANCELLED and not running.is_active
     assert len(running.history) < 50 and not running.artefacts.exists()
     with pytest.raises(JobError, match="already cancelled"):
-        training_job_cancel(job=running)
+        training_job_cancel(user=trainer(), job=running)
 
 
 def test_requeue_runs_a_failed_job_again_as_its_next_attempt(small_gallery, no_broker, monkeypatch):
@@ -134,41 +137,42 @@ def test_requeue_runs_a_failed_job_again_as_its_next_attempt(small_gallery, no_b
 
     original_fit = Popularity.fit
     monkeypatch.setattr(Popularity, "fit", lambda *a, **k: (_ for _ in ()).throw(ValueError("x")))
-    job = training_job_create(method="popularity")
+    job = training_job_create(user=trainer(), method="popularity")
     training_job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == TrainingJob.Status.FAILED
     monkeypatch.setattr(Popularity, "fit", original_fit)
     with pytest.raises(JobError, match="only failed or cancelled"):
-        training_job_requeue(job=TrainingJob.objects.create(method="popularity"))
-    training_job_requeue(job=job)
+        training_job_requeue(user=trainer(), job=TrainingJob.objects.create(method="popularity"))
+    training_job_requeue(user=trainer(), job=job)
     assert training_job_run(job_id=job.pk) == "succeeded"
     job.refresh_from_db()
     assert job.attempts == 2 and job.error == "" and job.is_active
 
 
-def test_deleting_a_job_deletes_its_files(small_gallery, media_root):
-    job = training_job_create(method="bpr", params={"epochs": 2})
+def test_deleting_a_job_deletes_its_files(small_gallery, artefacts_root):
+    job = training_job_create(user=trainer(), method="bpr", params={"epochs": 2})
     training_job_run(job_id=job.pk)
     paths = list(job.artefacts.values_list("path", flat=True))
-    assert (media_root / "jobs" / str(job.pk)).exists()
-    training_job_delete(job=job)
+    assert (artefacts_root / "jobs" / str(job.pk)).exists()
+    assert all(artefact_storage().exists(p) for p in paths)
+    training_job_delete(user=trainer(), job=job)
     assert not TrainingJob.objects.filter(pk=job.pk).exists()
     assert not Artefact.objects.exists()
-    assert not (media_root / "jobs" / str(job.pk)).exists()
-    assert not any(default_storage.exists(p) for p in paths)
+    assert not (artefacts_root / "jobs" / str(job.pk)).exists()
+    assert not any(artefact_storage().exists(p) for p in paths)
 
 
 def test_reaper_requeues_a_job_whose_worker_stopped_then_gives_up(
     small_gallery, settings, no_broker, django_capture_on_commit_callbacks
 ):
     settings.VITRINE_MAX_ATTEMPTS = 2
-    job = training_job_create(method="popularity")
+    job = training_job_create(user=trainer(), method="popularity")
     stale = timezone.now() - timezone.timedelta(seconds=settings.VITRINE_STALE_AFTER_S + 5)
     TrainingJob.objects.filter(pk=job.pk).update(
         status=TrainingJob.Status.RUNNING, attempts=1, heartbeat_at=stale, worker="w1@gone"
     )
-    fresh = training_job_create(method="random")
+    fresh = training_job_create(user=trainer(), method="random")
     TrainingJob.objects.filter(pk=fresh.pk).update(
         status=TrainingJob.Status.RUNNING, attempts=1, heartbeat_at=timezone.now()
     )
@@ -193,7 +197,7 @@ def test_reaper_requeues_a_job_whose_worker_stopped_then_gives_up(
 
 
 def test_a_stale_running_job_is_taken_over_by_a_new_delivery(small_gallery, settings):
-    job = training_job_create(method="popularity")
+    job = training_job_create(user=trainer(), method="popularity")
     stale = timezone.now() - timezone.timedelta(seconds=settings.VITRINE_STALE_AFTER_S + 5)
     TrainingJob.objects.filter(pk=job.pk).update(
         status=TrainingJob.Status.RUNNING, attempts=1, heartbeat_at=stale
@@ -201,7 +205,7 @@ def test_a_stale_running_job_is_taken_over_by_a_new_delivery(small_gallery, sett
     assert training_job_run(job_id=job.pk) == "succeeded"
     job.refresh_from_db()
     assert job.attempts == 2
-    live = training_job_create(method="random")
+    live = training_job_create(user=trainer(), method="random")
     TrainingJob.objects.filter(pk=live.pk).update(
         status=TrainingJob.Status.RUNNING, heartbeat_at=timezone.now()
     )
@@ -217,7 +221,7 @@ def test_transient_errors_requeue_for_a_retry_others_fail(small_gallery, monkeyp
         raise OperationalError("server closed the connection unexpectedly")
 
     monkeypatch.setattr(Popularity, "fit", flaky)
-    job = training_job_create(method="popularity")
+    job = training_job_create(user=trainer(), method="popularity")
     with pytest.raises(TransientJobError):
         training_job_run(job_id=job.pk)
     job.refresh_from_db()
@@ -232,7 +236,7 @@ def test_soft_time_limit_fails_with_a_clear_message(small_gallery, monkeypatch):
     monkeypatch.setattr(
         Popularity, "fit", lambda *a, **k: (_ for _ in ()).throw(SoftTimeLimitExceeded())
     )
-    job = training_job_create(method="popularity")
+    job = training_job_create(user=trainer(), method="popularity")
     assert training_job_run(job_id=job.pk) == "failed"
     job.refresh_from_db()
     assert "time limit" in job.error and "CELERY_TASK_SOFT_TIME_LIMIT" in job.error
@@ -243,14 +247,14 @@ def test_soft_time_limit_fails_with_a_clear_message(small_gallery, monkeypatch):
 def test_an_unwritable_artefact_folder_fails_the_job_and_serves_nothing(
     small_gallery, media_root, monkeypatch
 ):
-    previous = training_job_create(method="popularity")
+    previous = training_job_create(user=trainer(), method="popularity")
     training_job_run(job_id=previous.pk)
 
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(default_storage, "save", refuse)
-    job = training_job_create(method="popularity")
+    monkeypatch.setattr(artefact_storage(), "save", refuse)
+    job = training_job_create(user=trainer(), method="popularity")
     assert training_job_run(job_id=job.pk) == "failed"
     job.refresh_from_db()
     previous.refresh_from_db()
@@ -260,8 +264,8 @@ def test_an_unwritable_artefact_folder_fails_the_job_and_serves_nothing(
 
 
 def test_two_jobs_for_one_method_at_once_both_finish(small_gallery):
-    first = training_job_create(method="bpr", params={"epochs": 2})
-    second = training_job_create(method="bpr", params={"epochs": 2})
+    first = training_job_create(user=trainer(), method="bpr", params={"epochs": 2})
+    second = training_job_create(user=trainer(), method="bpr", params={"epochs": 2})
     # interleaved by hand: both claimed before either finishes
     assert training_job_run(job_id=first.pk) == "succeeded"
     assert training_job_run(job_id=second.pk) == "succeeded"
@@ -281,10 +285,10 @@ def test_gpu_work_goes_to_the_gpu_queue_when_there_is_one(settings):
 
 
 def test_staff_page_actions(client, staff, curator, small_gallery):
-    job = training_job_create(method="popularity")
+    job = training_job_create(user=trainer(), method="popularity")
     client.force_login(curator)
     url = reverse("curation:job-action", args=[job.pk, "cancel"])
-    assert client.post(url).status_code == 302 and "/admin/login" in client.post(url).url
+    assert client.post(url).status_code == 403
     client.force_login(staff)
     client.post(url)
     job.refresh_from_db()

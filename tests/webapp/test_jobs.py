@@ -1,5 +1,6 @@
 import pytest
 
+from tests.acting import trainer
 from webapp.jobs.models import TrainingJob
 from webapp.jobs.running import training_job_run
 from webapp.jobs.services import training_job_create, training_job_enqueue
@@ -8,7 +9,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_job_runs_once_even_when_delivered_twice(small_gallery):
-    job = training_job_create(method="popularity")
+    job = training_job_create(user=trainer(), method="popularity")
     assert training_job_run(job_id=job.pk) == "succeeded"
     assert training_job_run(job_id=job.pk) == "skipped"
     job.refresh_from_db()
@@ -17,8 +18,10 @@ def test_job_runs_once_even_when_delivered_twice(small_gallery):
     assert job.started_at <= job.finished_at
 
 
-def test_visrank_job_extracts_features_and_records_metrics_and_artefact(small_gallery, media_root):
-    job = training_job_create(method="visrank")
+def test_visrank_job_extracts_features_and_records_metrics_and_artefact(
+    small_gallery, artefacts_root
+):
+    job = training_job_create(user=trainer(), method="visrank")
     training_job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == TrainingJob.Status.SUCCEEDED, job.error
@@ -26,14 +29,14 @@ def test_visrank_job_extracts_features_and_records_metrics_and_artefact(small_ga
     for key in ("AUC", "Recall@10", "NDCG@10", "Recall@20", "NDCG@20"):
         assert 0.0 <= job.metrics[key] <= 1.0
     model = job.model_artefact
-    assert (media_root / model.path / "config.json").exists()
+    assert (artefacts_root / model.path / "config.json").exists()
     assert model.size > 0 and len(model.sha256) == 64 and job.is_active
 
 
 def test_feature_job_writes_a_feature_set(small_gallery):
     from webapp.catalogue.models import Artwork
 
-    job = training_job_create(method="handcrafted", kind=TrainingJob.Kind.EXTRACT)
+    job = training_job_create(user=trainer(), method="handcrafted", kind=TrainingJob.Kind.EXTRACT)
     training_job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == TrainingJob.Status.SUCCEEDED, job.error
@@ -47,7 +50,7 @@ def test_failing_job_records_the_error_and_no_artefact(small_gallery, monkeypatc
     from recengine.models.popularity import Popularity
 
     monkeypatch.setattr(Popularity, "fit", broken_fit)
-    job = training_job_create(method="popularity")
+    job = training_job_create(user=trainer(), method="popularity")
     assert training_job_run(job_id=job.pk) == "failed"
     job.refresh_from_db()
     assert job.status == TrainingJob.Status.FAILED
@@ -74,11 +77,11 @@ def test_unreachable_broker_fails_the_job_with_a_clear_message(settings, monkeyp
 def test_second_default_run_reuses_trained_methods(small_gallery):
     from webapp.jobs.services import default_training_jobs_create
 
-    first = default_training_jobs_create(only_missing=True)
+    first = default_training_jobs_create(user=trainer(), only_missing=True)
     assert {j.method for j in first} >= {"popularity", "visrank"}
     visrank = sorted(j.params["features"] for j in first if j.method == "visrank")
     assert visrank == ["efficientnet_lite0_imagenet", "handcrafted"]  # pretrained beside
-    assert default_training_jobs_create(only_missing=True) == []
+    assert default_training_jobs_create(user=trainer(), only_missing=True) == []
 
 
 def test_train_command_runs_here_and_prints_metrics(small_gallery, tmp_path):
@@ -89,7 +92,15 @@ def test_train_command_runs_here_and_prints_metrics(small_gallery, tmp_path):
 
     out = io.StringIO()
     call_command(
-        "train", "popularity", "visrank", "--here", "--json", str(tmp_path / "m.json"), stdout=out
+        "train",
+        "popularity",
+        "visrank",
+        "--here",
+        "--json",
+        str(tmp_path / "m.json"),
+        "--user",
+        trainer().username,
+        stdout=out,
     )
     table = out.getvalue()
     assert "visrank" in table and "Recall@20" in table
@@ -102,5 +113,5 @@ def test_train_command_rejects_unknown_methods(db):
     from django.core.management import CommandError, call_command
 
     with pytest.raises(CommandError, match="unknown method"):
-        call_command("train", "nope")
+        call_command("train", "nope", "--user", trainer().username)
     assert not TrainingJob.objects.exists()

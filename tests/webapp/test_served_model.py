@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from recengine.models.gradient import GradientRecommender
+from tests.acting import trainer
 from webapp.jobs.models import Artefact, TrainingJob
 from webapp.jobs.running import training_job_run
 from webapp.jobs.services import training_job_create, training_job_requeue
@@ -45,7 +46,9 @@ def _weights(model) -> dict[str, np.ndarray]:
 
 
 def test_refit_serves_the_epoch_count_validation_chose(small_gallery, stops_at_epoch_two):
-    job = _run(training_job_create(method="bpr", params={"epochs": 10, "patience": 2}))
+    job = _run(
+        training_job_create(user=trainer(), method="bpr", params={"epochs": 10, "patience": 2})
+    )
     evaluated = model_for_job(job, Artefact.Kind.EVALUATION_MODEL)
     served = model_for_job(job)
     assert len(evaluated.history_) == 4 and evaluated.best_epoch_ == 2  # stopped early
@@ -63,7 +66,7 @@ def test_refit_serves_the_epoch_count_validation_chose(small_gallery, stops_at_e
 
 def test_evaluated_mode_serves_the_evaluated_weights(small_gallery, settings):
     settings.VITRINE_SERVE_MODEL = "evaluated"
-    job = _run(training_job_create(method="bpr", params={"epochs": 3}))
+    job = _run(training_job_create(user=trainer(), method="bpr", params={"epochs": 3}))
     model = job.artefacts.get(kind=Artefact.Kind.MODEL)
     evaluation = job.artefacts.get(kind=Artefact.Kind.EVALUATION_MODEL)
     assert (model.path, model.sha256) == (evaluation.path, evaluation.sha256)
@@ -77,7 +80,7 @@ def test_evaluated_mode_serves_the_evaluated_weights(small_gallery, settings):
 
 
 def test_a_closed_form_model_is_refitted_as_it_was_evaluated(small_gallery):
-    job = _run(training_job_create(method="popularity"))
+    job = _run(training_job_create(user=trainer(), method="popularity"))
     assert job.served_model == (
         f"refitted on all {job.snapshot['interactions']} events with the evaluated hyperparameters"
     )
@@ -86,7 +89,7 @@ def test_a_closed_form_model_is_refitted_as_it_was_evaluated(small_gallery):
 def test_progress_only_moves_forward_across_both_fits_and_a_resume(
     small_gallery, stops_at_epoch_two
 ):
-    job = training_job_create(method="bpr", params={"epochs": 10, "patience": 2})
+    job = training_job_create(user=trainer(), method="bpr", params={"epochs": 10, "patience": 2})
     seen: list[tuple[float, str]] = []
 
     def crash_in_the_refit(value, message, **details):
@@ -101,7 +104,7 @@ def test_progress_only_moves_forward_across_both_fits_and_a_resume(
     assert stopped_at >= 0.55  # past the evaluation fit and the evaluation
     first_fit = job.timings["fit"]
 
-    training_job_requeue(job=job)
+    training_job_requeue(user=trainer(), job=job)
     resumed: list[tuple[float, str]] = []
     job = _run(job, on_progress=lambda value, message, **d: resumed.append((value, message)))
     # The last report of the first attempt is the one that crashed, never written.
@@ -119,7 +122,7 @@ def test_progress_only_moves_forward_across_both_fits_and_a_resume(
 def test_the_job_page_says_what_is_served_and_what_the_time_limit_covers(
     client, staff, small_gallery, settings
 ):
-    job = _run(training_job_create(method="popularity"))
+    job = _run(training_job_create(user=trainer(), method="popularity"))
     client.force_login(staff)
     html = client.get(reverse("curation:job-detail", args=[job.pk])).content.decode()
     assert job.served_model in html

@@ -116,3 +116,21 @@ def test_an_unknown_serve_model_setting_is_refused():
     )
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.strip() == "evaluated"
+
+
+def test_an_unknown_environment_is_refused_with_the_allowed_values():
+    result = manage("check", VITRINE_ENV="Production", SECRET_KEY="s" * 60)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "VITRINE_ENV='Production' is not one of: development, production" in result.stderr
+
+
+def test_an_unset_environment_is_development():
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; print(settings.ENVIRONMENT, settings.DEBUG)",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "development True"

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from django.urls import reverse
 
+from tests.acting import trainer
 from webapp.catalogue.models import Artwork, Collector, FeatureSet, Interaction
 from webapp.jobs.models import TrainingJob
 from webapp.jobs.running import training_job_run
@@ -22,7 +23,7 @@ def private_folders(settings, tmp_path):
 
 def run(method, **params):
     kind = params.pop("kind", TrainingJob.Kind.TRAIN)
-    job = training_job_create(method=method, params=params, kind=kind)
+    job = training_job_create(user=trainer(), method=method, params=params, kind=kind)
     training_job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == TrainingJob.Status.SUCCEEDED, job.error
@@ -68,7 +69,10 @@ def test_cnn_features_from_a_named_weights_file_are_recorded_and_cached(small_ga
 
 def test_weights_are_only_read_from_the_weights_folder(small_gallery):
     job = training_job_create(
-        method="test_resnet", kind=TrainingJob.Kind.EXTRACT, params={"weights": "../../secret.pth"}
+        user=trainer(),
+        method="test_resnet",
+        kind=TrainingJob.Kind.EXTRACT,
+        params={"weights": "../../secret.pth"},
     )
     training_job_run(job_id=job.pk)
     job.refresh_from_db()
@@ -129,7 +133,8 @@ def test_dvbpr_trains_on_the_gallery_images(small_gallery):
 
 
 def test_an_import_of_interactions_and_embeddings_only_trains_the_feature_models(tmp_path):
-    from webapp.catalogue.importing import gallery_import
+    # The feature-set file is moved into place when the import's transaction commits.
+    from tests.catalogue.import_fixtures import import_committed
 
     rng = np.random.default_rng(0)
     lines = ["user_id,item_id,timestamp"]
@@ -140,7 +145,7 @@ def test_an_import_of_interactions_and_embeddings_only_trains_the_feature_models
     ids = np.array([f"w{i}" for i in range(22)])  # w20, w21: listed, never bought
     vectors = np.vstack([np.eye(2)[np.arange(22) // 10 % 2] + rng.normal(0, 0.1, (22, 2))])
     np.savez(tmp_path / "embeddings.npz", ids=ids, vectors=vectors.astype(np.float32))
-    report = gallery_import(
+    report = import_committed(
         items_path=None,
         interactions_path=tmp_path / "interactions.csv",
         embeddings_path=tmp_path / "embeddings.npz",
@@ -153,7 +158,9 @@ def test_an_import_of_interactions_and_embeddings_only_trains_the_feature_models
         assert job.feature_set.name == "imported" and 0 <= job.metrics["AUC"] <= 1
         assert collector_recommendations(collector=collector, method=method, k=5).items
     # DVBPR learns from pixels, which an embeddings-only import does not have: it says so
-    job = training_job_create(method="dvbpr", params={"backbone": "test_resnet", "epochs": 1})
+    job = training_job_create(
+        user=trainer(), method="dvbpr", params={"backbone": "test_resnet", "epochs": 1}
+    )
     training_job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == TrainingJob.Status.FAILED

@@ -1,20 +1,53 @@
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.widgets import AdminFileWidget
+from django.db import models
+from django.urls import reverse
 from django.utils.html import format_html
 
 from webapp.catalogue.models import Artist, Artwork, Collector, FeatureSet, Interaction
 from webapp.catalogue.services import artwork_sales_apply
 
 
-def thumbnail(image, size: int = 64) -> str:
-    if not image:
+def image_url(artwork: Artwork, size: int | None = None) -> str:
+    """A work's image through the site's login-checked views (no storage URL is served):
+    a thumbnail at least ``size`` wide when the image has a checksum, else the original."""
+    checksum = artwork.image_checksum or ""
+    if size is None or len(checksum) != 64:
+        return reverse("curation:artwork-image", args=[artwork.pk])
+    return reverse("curation:thumbnail", args=[160 if size <= 160 else 320, checksum])
+
+
+def thumbnail(artwork: Artwork, size: int = 64) -> str:
+    if not artwork.image:
         return "—"
     return format_html(
         '<img src="{}" alt="" width="{}" height="{}" style="object-fit:cover">',
-        image.url,
+        image_url(artwork, size),
         size,
         size,
     )
+
+
+class _LinkedFile:
+    """What the file widget's template reads: the current file's name and link."""
+
+    def __init__(self, name: str, url: str) -> None:
+        self.name, self.url = name, url
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ArtworkImageWidget(AdminFileWidget):
+    """The "Currently:" link of a work's image goes through the login-checked view."""
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        artwork = getattr(value, "instance", None)
+        if context["widget"]["is_initial"] and getattr(artwork, "pk", None):
+            context["widget"]["value"] = _LinkedFile(str(value), image_url(artwork))
+        return context
 
 
 @admin.register(Artist)
@@ -46,6 +79,7 @@ class ArtworkForm(forms.ModelForm):
 @admin.register(Artwork)
 class ArtworkAdmin(admin.ModelAdmin):
     form = ArtworkForm
+    formfield_overrides = {models.ImageField: {"widget": ArtworkImageWidget}}
     list_display = [
         "thumb",
         "title",
@@ -66,11 +100,11 @@ class ArtworkAdmin(admin.ModelAdmin):
 
     @admin.display(description="")
     def thumb(self, obj: Artwork) -> str:
-        return thumbnail(obj.image)
+        return thumbnail(obj)
 
     @admin.display(description="preview")
     def preview(self, obj: Artwork) -> str:
-        return thumbnail(obj.image, 256)
+        return thumbnail(obj, 256)
 
 
 @admin.register(Collector)
@@ -99,7 +133,7 @@ class InteractionAdmin(admin.ModelAdmin):
 
     @admin.display(description="")
     def thumb(self, obj: Interaction) -> str:
-        return thumbnail(obj.artwork.image, 48)
+        return thumbnail(obj.artwork, 48)
 
     # A purchase entered, moved or deleted by hand is a sale like any other.
     def save_model(self, request, obj: Interaction, form, change: bool) -> None:
@@ -126,4 +160,13 @@ def _initial_artwork(form) -> list[int]:
 @admin.register(FeatureSet)
 class FeatureSetAdmin(admin.ModelAdmin):
     list_display = ["name", "source", "n_items", "dim", "size_bytes", "sha256", "created_at"]
-    readonly_fields = [f.name for f in FeatureSet._meta.fields]
+    # The file is shown by name only: feature sets live in the artefact storage, which
+    # has no URL (webapp/storage.py).
+    exclude = ["file"]
+    readonly_fields = [
+        "stored_file" if f.name == "file" else f.name for f in FeatureSet._meta.fields
+    ]
+
+    @admin.display(description="file")
+    def stored_file(self, obj: FeatureSet) -> str:
+        return obj.file.name

@@ -3,6 +3,8 @@
 from django.core.validators import RegexValidator
 from django.db import models
 
+from webapp.storage import artefact_storage
+
 #: An event kind: a lowercase label, so imports can name kinds of their own ("add_to_cart").
 KIND_PATTERN = r"[a-z][a-z0-9_]{0,29}"
 KIND_MAX_LENGTH = 30
@@ -63,6 +65,8 @@ class Artwork(models.Model):
                 name="catalogue_artwork_sold_at_is_sold",
             )
         ]
+        # Checked by the import service (webapp/permissions.py).
+        permissions = [("import_gallery", "Can import a gallery from files")]
 
     def __str__(self) -> str:
         return f"{self.title} ({self.artist})"
@@ -131,7 +135,13 @@ class Interaction(models.Model):
                 condition=models.Q(weight__gt=0), name="catalogue_interaction_weight_positive"
             ),
         ]
-        indexes = [models.Index(fields=["collector", "timestamp"])]
+        indexes = [
+            models.Index(fields=["collector", "timestamp"]),
+            # "Which works were purchased", asked by artworks_available() on every page that
+            # recommends: read from this index instead of scanning every event (9 -> 2 ms
+            # at 10,000 works and 118,000 events).
+            models.Index(fields=["kind", "artwork"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.collector} {self.kind} {self.artwork_id} at {self.timestamp:%Y-%m-%d}"
@@ -146,7 +156,8 @@ class FeatureSet(models.Model):
     # {"extractor": .., "key": .., "weights": {...}, "image_size": .., "l2": .., "pca_dim": ..}
     # (empty for imported embeddings, which cannot describe new works).
     params = models.JSONField(default=dict, blank=True)
-    file = models.FileField(upload_to="features/")
+    # With the job artefacts, never beside the images (webapp/storage.py).
+    file = models.FileField(upload_to="features/", storage=artefact_storage)
     sha256 = models.CharField(max_length=64)
     size_bytes = models.BigIntegerField(default=0)
     dim = models.PositiveIntegerField()

@@ -24,14 +24,14 @@ def feature_set_latest(*, name: str) -> FeatureSet | None:
 
 def feature_set_load(*, feature_set: FeatureSet) -> tuple[np.ndarray, np.ndarray]:
     """Return (artwork_ids (n,), vectors (n, dim)) of a stored feature set."""
-    with default_storage.open(feature_set.file.name, "rb") as handle:
+    with feature_set.file.storage.open(feature_set.file.name, "rb") as handle:
         with np.load(handle, allow_pickle=False) as data:
             return data["artwork_ids"].copy(), data["vectors"].copy()
 
 
 def feature_set_arrays(*, feature_set: FeatureSet) -> dict[str, np.ndarray]:
     """The arrays stored beside the vectors (e.g. a PCA projection), by name."""
-    with default_storage.open(feature_set.file.name, "rb") as handle:
+    with feature_set.file.storage.open(feature_set.file.name, "rb") as handle:
         with np.load(handle, allow_pickle=False) as data:
             return {k: data[k].copy() for k in data.files if k not in ("artwork_ids", "vectors")}
 

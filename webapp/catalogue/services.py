@@ -2,15 +2,15 @@
 
 import hashlib
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import PurePosixPath
 
 import numpy as np
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Min
 
+from webapp import permissions
 from webapp.catalogue.models import Artwork, FeatureSet, Interaction
 
 SALES_CHUNK = 500
@@ -26,18 +26,27 @@ def safe_file_stem(value: str) -> str:
     return cleaned.strip("_")[:80] or "item"
 
 
+def artwork_image_file_name(*, external_id: str, checksum: str, extension: str) -> str:
+    """The file name of a work's image (before the field's folder): the id and the sha256
+    prefix, so the same image always gets the same name. Only the extension of the
+    caller's file is used, checked here."""
+    extension = extension.lower()
+    if extension not in {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}:
+        extension = ".img"
+    return f"{safe_file_stem(external_id)}-{checksum[:12]}{extension}"
+
+
 def artwork_image_save(*, artwork: Artwork, data: bytes, extension: str = ".jpg") -> None:
     """Store an artwork's image under a name derived from its id, and record the checksum.
 
     The caller's file name is never used as a path: only its extension, checked here.
     """
-    extension = extension.lower()
-    if extension not in {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}:
-        extension = ".img"
     checksum = sha256_bytes(data)
     if artwork.image_checksum == checksum and artwork.image:
         return
-    name = f"{safe_file_stem(artwork.external_id)}-{checksum[:12]}{extension}"
+    name = artwork_image_file_name(
+        external_id=artwork.external_id, checksum=checksum, extension=extension
+    )
     if artwork.image:
         artwork.image.delete(save=False)
     artwork.image.save(name, ContentFile(data), save=False)
@@ -89,11 +98,13 @@ def feature_set_create(
     vectors: np.ndarray,
     params: dict | None = None,
     arrays: dict[str, np.ndarray] | None = None,
+    stage: Callable[[str, bytes], None] | None = None,
 ) -> FeatureSet:
     """Save item vectors (n_items, dim) keyed by Artwork primary key as a new FeatureSet.
 
     The file is written completely before the row exists, so a crash never leaves a row
-    pointing at half a file.
+    pointing at half a file. With `stage(name, data)` the file is handed to the caller
+    instead (an import stages it and moves it into place once its transaction commits).
     """
     vectors = np.asarray(vectors, dtype=np.float32)
     ids = np.asarray(artwork_ids, dtype=np.int64)
@@ -106,9 +117,12 @@ def feature_set_create(
     data = buffer.getvalue()
     checksum = sha256_bytes(data)
     stem = safe_file_stem(name)
-    path = default_storage.save(
-        str(PurePosixPath("features") / f"{stem}-{checksum[:12]}.npz"), ContentFile(data)
-    )
+    storage = FeatureSet._meta.get_field("file").storage  # the artefacts', not the images'
+    path = str(PurePosixPath("features") / f"{stem}-{checksum[:12]}.npz")
+    if stage is not None:
+        stage(path, data)
+    else:
+        path = storage.save(path, ContentFile(data))
     try:
         with transaction.atomic():
             feature_set = FeatureSet(
@@ -123,6 +137,17 @@ def feature_set_create(
             feature_set.file.name = path
             feature_set.save()
     except Exception:
-        default_storage.delete(path)
+        if stage is None:
+            storage.delete(path)
         raise
     return feature_set
+
+
+def gallery_import_by(*, user, **options):
+    """`gallery_import` (webapp.catalogue.importing) for a person: refused with
+    PermissionDenied, before any file is read, unless `user` may import a gallery.
+    The options are gallery_import's; returns its ImportReport."""
+    from webapp.catalogue.importing import gallery_import  # it imports this module
+
+    permissions.permission_require(user=user, permission=permissions.IMPORT)
+    return gallery_import(**options)

@@ -7,6 +7,7 @@ from django.conf import settings
 
 from webapp.catalogue.importing.images import image_check
 from webapp.curation.selectors.artworks import SORTS
+from webapp.curation.selectors.collectors import CollectorNotFound, collector_pick
 
 SORT_LABELS = {
     "newest": "Newest listed",
@@ -122,6 +123,46 @@ class MethodsTableForm(forms.Form):
                     f"Cannot sort by “{value}”: {' '.join(error.messages)}"
                 ) from None
         return value
+
+
+COMPARE_K_CHOICES = (5, 10, 20)
+COMPARE_DEFAULT_K = 10
+
+
+class CompareForm(forms.Form):
+    """Side by side's choice: one collector (a name, number or catalogue id, see
+    collector_pick), ``min_columns`` to ``max_columns`` recommender choices ("m", each a
+    value of ``known``) and the list length "k" (an unknown one is the default)."""
+
+    collector = forms.CharField(required=False, max_length=200, label="Collector")
+
+    def __init__(self, *args, known: set[str], min_columns: int, max_columns: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.known, self.min_columns, self.max_columns = known, min_columns, max_columns
+        asked = self.data.getlist("m") if hasattr(self.data, "getlist") else []
+        self.asked = list(dict.fromkeys(m for m in asked if m))
+        self.chosen = [m for m in self.asked if m in known]
+        k = str(self.data.get("k", ""))
+        self.k = int(k) if k in {str(n) for n in COMPARE_K_CHOICES} else COMPARE_DEFAULT_K
+
+    def clean_collector(self):
+        try:
+            return collector_pick(self.cleaned_data["collector"])
+        except CollectorNotFound as error:
+            raise forms.ValidationError(str(error)) from None
+
+    def clean(self):
+        data = super().clean()
+        for m in self.asked:
+            if m not in self.known:
+                self.add_error(None, f"“{m}” is not a trained method or a finished job.")
+        if not (self.min_columns <= len(self.asked) <= self.max_columns):
+            self.add_error(
+                None,
+                f"Choose {self.min_columns} to {self.max_columns} methods "
+                f"(you chose {len(self.asked)}).",
+            )
+        return data
 
 
 def parse_ids(values: list[str]) -> tuple[list[int], list[str]]:

@@ -6,10 +6,18 @@ app_name = "curation"
 urlpatterns = [
     path("", views.collector_list, name="collector-list"),
     path("collectors/<int:pk>/", views.collector_detail, name="collector-detail"),
+    path("collectors/suggest/", views.collector_suggest, name="collector-suggest"),
     path("catalogue/", views.artwork_list, name="artwork-list"),
     path("catalogue/map/", views.catalogue_map_page, name="catalogue-map"),
     path("catalogue/<int:pk>/", views.artwork_detail, name="artwork-detail"),
+    # Image files, each behind a login, found by a row or a checksum (views/files.py).
+    path("catalogue/<int:pk>/image/", views.artwork_image, name="artwork-image"),
     path("search/photo/", views.image_search, name="image-search"),
+    re_path(
+        r"^search/photo/kept/(?P<checksum>[0-9a-f]{64})/$",
+        views.search_photo,
+        name="search-photo",
+    ),
     # Only a known size and a sha256 digest reach the view; it checks both again.
     re_path(
         r"^thumbs/(?P<size>[0-9]{2,4})/(?P<checksum>[0-9a-f]{64})\.webp$",

@@ -1,10 +1,16 @@
+"""The jobs in the admin. Each action is hidden from, and refused to, a user without its
+permission (allowed_permissions -> has_<name>_permission), and the service it calls checks
+the same permission again."""
+
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.shortcuts import redirect
 from django.urls import path
 from django.views.decorators.http import require_POST
 
+from webapp import permissions
 from webapp.jobs.methods import extractors, trainable_models, validate_method
 from webapp.jobs.models import Artefact, TrainingJob
 from webapp.jobs.services import (
@@ -89,12 +95,33 @@ class TrainingJobAdmin(admin.ModelAdmin):
         ]
 
     def train_defaults_view(self, request):
-        if not self.has_add_permission(request):
-            messages.error(request, "You may not start training.")
+        if not self.has_train_permission(request):
+            messages.error(request, f"You may not start training: it needs {permissions.TRAIN}.")
         else:
             jobs = default_training_jobs_create(user=request.user)
             self.message_user(request, f"Queued {len(jobs)} default trainings.", messages.SUCCESS)
         return redirect("admin:jobs_trainingjob_changelist")
+
+    # One has_<name>_permission per action name in allowed_permissions.
+    def has_train_permission(self, request) -> bool:
+        return request.user.has_perm(permissions.TRAIN)
+
+    def has_cancel_permission(self, request) -> bool:
+        return request.user.has_perm(permissions.CANCEL)
+
+    def has_requeue_permission(self, request) -> bool:
+        return request.user.has_perm(permissions.REQUEUE)
+
+    def has_serve_permission(self, request) -> bool:
+        return request.user.has_perm(permissions.SERVE)
+
+    def has_add_permission(self, request) -> bool:
+        return self.has_train_permission(request)  # adding a job queues it
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.status == TrainingJob.Status.RUNNING:
+            return False  # cancel it first; its files are still being written
+        return request.user.has_perm(permissions.DELETE)
 
     def get_inlines(self, request, obj):
         return [ArtefactInline] if obj is not None else []  # a new job has no files yet
@@ -124,12 +151,12 @@ class TrainingJobAdmin(admin.ModelAdmin):
         recall, ndcg = obj.metrics.get("Recall@20"), obj.metrics.get("NDCG@20")
         return "—" if recall is None else f"{recall:.3f} / {ndcg:.3f}"
 
-    @admin.action(description="Train the selected jobs' methods again")
+    @admin.action(description="Train the selected jobs' methods again", permissions=["train"])
     def run_again(self, request, queryset):
         jobs = [training_job_rerun(job=job, user=request.user) for job in queryset]
         self.message_user(request, f"Queued {len(jobs)} jobs.", messages.SUCCESS)
 
-    @admin.action(description="Train all default methods")
+    @admin.action(description="Train all default methods", permissions=["train"])
     def train_default_methods(self, request, queryset):
         jobs = default_training_jobs_create(user=request.user)
         self.message_user(request, f"Queued {', '.join(j.method for j in jobs)}.", messages.SUCCESS)
@@ -137,30 +164,35 @@ class TrainingJobAdmin(admin.ModelAdmin):
     def _each(self, request, queryset, action, verb: str) -> None:
         done, refused = [], []
         for job in queryset:
+            pk = job.pk  # a deleted job's pk is None afterwards
             try:
                 with transaction.atomic():
-                    action(job=job)
-                done.append(f"#{job.pk}")
-            except JobError as error:
+                    action(job=job, user=request.user)
+                done.append(f"#{pk}")
+            except (JobError, PermissionDenied) as error:
                 refused.append(str(error))
         if done:
             self.message_user(request, f"{verb} {', '.join(done)}.", messages.SUCCESS)
         for reason in refused:
             self.message_user(request, reason, messages.WARNING)
 
-    @admin.action(description="Cancel the selected jobs")
+    @admin.action(description="Cancel the selected jobs", permissions=["cancel"])
     def cancel(self, request, queryset):
         self._each(request, queryset, training_job_cancel, "Cancelled")
 
-    @admin.action(description="Requeue the selected failed or cancelled jobs")
+    @admin.action(
+        description="Requeue the selected failed or cancelled jobs", permissions=["requeue"]
+    )
     def requeue(self, request, queryset):
         self._each(request, queryset, training_job_requeue, "Requeued")
 
-    @admin.action(description="Serve the selected job's model for its method")
+    @admin.action(
+        description="Serve the selected job's model for its method", permissions=["serve"]
+    )
     def activate(self, request, queryset):
         self._each(request, queryset, training_job_activate, "Now serving")
 
-    @admin.action(description="Delete the selected jobs and their files")
+    @admin.action(description="Delete the selected jobs and their files", permissions=["delete"])
     def delete_with_artefacts(self, request, queryset):
         self._each(request, queryset, training_job_delete, "Deleted")
 
@@ -171,4 +203,4 @@ class TrainingJobAdmin(admin.ModelAdmin):
         return actions
 
     def delete_model(self, request, obj):
-        training_job_delete(job=obj)
+        training_job_delete(job=obj, user=request.user)

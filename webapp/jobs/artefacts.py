@@ -1,4 +1,8 @@
-"""Job artefacts in Django storage: written whole, then recorded with sha256 and size.
+"""Job artefacts in the artefact storage: written whole, then recorded with sha256 and size.
+
+The artefact storage (``webapp.storage.artefact_storage``) is a root of its own, apart from
+the images and without any URL: weights, configs naming every collector and per-collector
+test values are read by code, never sent to a browser.
 
 Every artefact lives under jobs/<job id>/attempt-<n>/ so two attempts (or two jobs) never
 write over each other, and an Artefact row is created only after every byte is stored:
@@ -12,9 +16,9 @@ import tempfile
 from pathlib import Path, PurePosixPath
 
 from django.core.files.base import File
-from django.core.files.storage import default_storage
 
 from webapp.jobs.models import Artefact, TrainingJob
+from webapp.storage import artefact_storage
 
 
 class ArtefactError(OSError):
@@ -27,15 +31,16 @@ def job_folder(job: TrainingJob) -> PurePosixPath:
 
 def _store(local: Path, target: str) -> str:
     """Copy one local file into storage under exactly ``target``."""
+    storage = artefact_storage()
     try:
-        if default_storage.exists(target):
-            default_storage.delete(target)
+        if storage.exists(target):
+            storage.delete(target)
         with local.open("rb") as handle:
-            stored = default_storage.save(target, File(handle))
+            stored = storage.save(target, File(handle))
     except OSError as error:
         raise ArtefactError(f"could not write {target} to the artefact storage: {error}") from error
     if stored != target:
-        default_storage.delete(stored)
+        storage.delete(stored)
         raise ArtefactError(f"storage renamed {target} to {stored}; refusing a second copy")
     return stored
 
@@ -89,16 +94,17 @@ def artefacts_delete(*, job: TrainingJob) -> None:
 
 
 def _delete_tree(root: str) -> None:
+    storage = artefact_storage()
     try:
-        folders, files = default_storage.listdir(root)
+        folders, files = storage.listdir(root)
     except (FileNotFoundError, NotADirectoryError, OSError):
         return
     for name in files:
-        default_storage.delete(f"{root}/{name}")
+        storage.delete(f"{root}/{name}")
     for name in folders:
         _delete_tree(f"{root}/{name}")
     try:  # local folders are left empty by storage deletes; remove them when we can
-        Path(default_storage.path(root)).rmdir()
+        Path(storage.path(root)).rmdir()
     except (NotImplementedError, OSError):
         pass
 
@@ -110,13 +116,14 @@ def local_checkpoint(job: TrainingJob, stage: str) -> Path:
     over on the same machine or mount); otherwise a local file synced after each epoch.
     """
     name = f"jobs/{job.pk}/checkpoint-{stage}.pt"
+    storage = artefact_storage()
     try:
-        path = Path(default_storage.path(name))
+        path = Path(storage.path(name))
     except NotImplementedError:
         path = Path(tempfile.gettempdir()) / "vitrine-checkpoints" / name
-        if default_storage.exists(name) and not path.exists():
+        if storage.exists(name) and not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            with default_storage.open(name, "rb") as handle:
+            with storage.open(name, "rb") as handle:
                 path.write_bytes(handle.read())
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
@@ -125,8 +132,9 @@ def local_checkpoint(job: TrainingJob, stage: str) -> Path:
 def checkpoint_sync(job: TrainingJob, stage: str, path: Path) -> None:
     """Copy a local checkpoint to remote storage (no-op when storage is local)."""
     name = f"jobs/{job.pk}/checkpoint-{stage}.pt"
+    storage = artefact_storage()
     try:
-        default_storage.path(name)
+        storage.path(name)
         return
     except NotImplementedError:
         pass

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from django.core.files.storage import default_storage
 
 from webapp.jobs.models import Artefact, TrainingJob
+from webapp.storage import artefact_storage
 
 FILE_NAME = "evaluation.npz"
 
@@ -97,7 +97,7 @@ def evaluation_save(
 
 
 def evaluation_load(*, artefact: Artefact) -> JobEvaluation:
-    with default_storage.open(artefact.path, "rb") as handle:
+    with artefact_storage().open(artefact.path, "rb") as handle:
         with np.load(handle, allow_pickle=False) as stored:
             files = set(stored.files)
             metrics = {

@@ -1,15 +1,27 @@
 """The training form of a method, built from the engine registry's defaults.
 
 Every default hyperparameter becomes a field of the type of its default value, so a new
-model appears on the staff page with its own form and no template change.
+model appears on the staff page with its own form and no template change. The fields are
+grouped, explained and shown only where they apply (see form_layout); the page's script
+hides what does not apply, and the form checks the same rules itself.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
 
+from webapp.jobs.form_layout import (
+    GROUPS,
+    ShownWhen,
+    group_of,
+    help_text,
+    order_in_group,
+    shown_when,
+)
 from webapp.jobs.methods import method_defaults
 
 # Fields whose values come from lists the site knows.
@@ -59,6 +71,27 @@ def _choices(name: str, kind: str) -> list[tuple[str, str]] | None:
     return None
 
 
+class JSONValueField(forms.JSONField):
+    """A list or a dict written as JSON, of the same type as the default."""
+
+    def __init__(self, default: list | dict, **kwargs) -> None:
+        super().__init__(required=False, initial=default, widget=forms.TextInput, **kwargs)
+        self.example = (
+            json.dumps(default)
+            if default
+            else ("[1, 2]" if isinstance(default, list) else '{"a": 1}')
+        )
+        self.value_type = type(default)
+
+    def clean(self, value):
+        result = super().clean(value)
+        result = self.value_type() if result is None else result
+        if not isinstance(result, self.value_type):
+            what = "a list" if self.value_type is list else "an object"
+            raise forms.ValidationError(f"Enter {what} in JSON, e.g. {self.example}.")
+        return result
+
+
 def _field(name: str, default: Any, kind: str) -> forms.Field:
     label = name.replace("_", " ")
     choices = _choices(name, kind) if name in CHOICE_FIELDS else None
@@ -69,6 +102,8 @@ def _field(name: str, default: Any, kind: str) -> forms.Field:
         return forms.ChoiceField(
             choices=choices, required=False, initial=default or "", label=label
         )
+    if isinstance(default, (list, dict)):  # e.g. layer sizes [128, 64], nested params {}
+        return JSONValueField(default, label=label)
     if isinstance(default, bool):
         return forms.BooleanField(required=False, initial=default, label=label)
     if isinstance(default, int):
@@ -76,8 +111,22 @@ def _field(name: str, default: Any, kind: str) -> forms.Field:
     if isinstance(default, float):
         return forms.FloatField(required=True, initial=default, label=label)
     if default is None:
-        return forms.CharField(required=False, initial="", label=label, help_text="empty: not set")
+        return forms.CharField(required=False, initial="", label=label)
     return forms.CharField(required=False, initial=default, label=label)
+
+
+@dataclass(frozen=True)
+class FieldRow:
+    field: forms.BoundField
+    shown_when: ShownWhen | None
+    controller_id: str  # the id of the field it depends on, for the page's script
+
+
+@dataclass(frozen=True)
+class Fieldset:
+    title: str
+    about: str
+    rows: list[FieldRow]
 
 
 class MethodForm(forms.Form):
@@ -87,20 +136,77 @@ class MethodForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.kind, self.method = kind, method
         self.defaults = method_defaults(kind=kind, method=method)
+        self.shown_when: dict[str, ShownWhen] = {}
         for name, default in self.defaults.items():
-            self.fields[name] = _field(name, default, kind)
+            field = _field(name, default, kind)
+            field.help_text = help_text(kind=kind, method=method, name=name, default=default)
+            self.fields[name] = field
+            condition = shown_when(name, self.defaults)
+            if condition is not None:
+                self.shown_when[name] = condition
+
+    def fieldsets(self) -> list[Fieldset]:
+        """The fields by group, in the groups' order; empty groups left out."""
+        rows: dict[str, list[FieldRow]] = {title: [] for title, _ in GROUPS}
+        for name in self.fields:
+            condition = self.shown_when.get(name)
+            controller = self[condition.field].id_for_label if condition else ""
+            rows[group_of(kind=self.kind, name=name)].append(
+                FieldRow(self[name], condition, controller)
+            )
+        return [
+            Fieldset(
+                title, about, sorted(rows[title], key=lambda r: order_in_group(title, r.field.name))
+            )
+            for title, about in GROUPS
+            if rows[title]
+        ]
+
+    def applies(self, name: str) -> bool:
+        """Whether a field matters with the values the others were given."""
+        condition = self.shown_when.get(name)
+        if condition is None:
+            return True
+        value = self.cleaned_data.get(condition.field)
+        value = ("on" if value else "") if isinstance(value, bool) else str(value or "")
+        return value in condition.values
+
+    def clean(self):
+        """A field that does not apply takes its default: the page's script disables it,
+        so it is not posted, or it keeps its default. A value typed into one anyway (no
+        script) is refused, named, rather than silently dropped."""
+        data = super().clean()
+        for name, condition in self.shown_when.items():
+            if self.applies(name):
+                continue
+            default = self.defaults[name]
+            posted = self.add_prefix(name) in self.data
+            given = data.get(name, default) if name not in self.errors else default
+            self.errors.pop(name, None)
+            data[name] = default
+            if posted and _typed(given, default) != _typed(default, default):
+                shown = "empty" if default in (None, "") else default
+                self.add_error(
+                    name,
+                    f"{self.fields[name].label} is used {condition.reason}; "
+                    f"leave it at its default ({shown}).",
+                )
+        return data
 
     def params(self) -> dict[str, Any]:
         """The cleaned values, typed like the defaults ("" back to None where unset)."""
-        params = {}
-        for name, default in self.defaults.items():
-            value = self.cleaned_data.get(name)
-            if default is None:
-                value = _parse_optional(value)
-            elif isinstance(default, (int, float)) and not isinstance(default, bool):
-                value = type(default)(value)
-            params[name] = value
-        return params
+        return {
+            name: _typed(self.cleaned_data.get(name), default)
+            for name, default in self.defaults.items()
+        }
+
+
+def _typed(value: Any, default: Any) -> Any:
+    if default is None:
+        return _parse_optional(value)
+    if isinstance(default, (int, float)) and not isinstance(default, bool):
+        return type(default)(value)
+    return value
 
 
 def _parse_optional(value: Any) -> Any:

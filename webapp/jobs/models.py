@@ -66,6 +66,8 @@ class TrainingJob(models.Model):
     created_by = models.ForeignKey(
         "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The key the form carried: a double click (two POSTs with one key) makes one job.
+    request_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -76,6 +78,13 @@ class TrainingJob(models.Model):
             models.UniqueConstraint(
                 fields=["method"], condition=Q(is_active=True), name="one_active_job_per_method"
             )
+        ]
+        # Checked by the services (webapp/permissions.py); deleting uses delete_trainingjob.
+        permissions = [
+            ("train_job", "Can queue training and feature-extraction jobs"),
+            ("cancel_job", "Can cancel a job"),
+            ("requeue_job", "Can requeue a failed or cancelled job"),
+            ("serve_job", "Can choose the model served for a method"),
         ]
 
     def __str__(self) -> str:

@@ -51,6 +51,7 @@ class ProgressRecorder:
         # The highest value written: a resumed attempt starts from where the last one got.
         self.reached = max(0.0, min(1.0, float(reached or 0.0)))
         self._last_write = 0.0
+        self._new_stage = False
 
     def stage(
         self, start: float, end: float, name: str = "", label: str | None = None
@@ -61,6 +62,7 @@ class ProgressRecorder:
         if name:
             self.stage_name = name
         self.label = label or ""
+        self._new_stage = True
         return self
 
     def __call__(self, fraction: float, message: str = "", **details) -> None:
@@ -87,6 +89,9 @@ class ProgressRecorder:
         fields = {"progress": value, "progress_message": message[:300]}
         if details.get("seconds_left") is not None:
             fields["seconds_left"] = float(details["seconds_left"])
+        elif self._new_stage:  # the last stage's estimate says nothing about this one
+            fields["seconds_left"] = None
+        self._new_stage = False
         if epoch_done and self.stage_name == "fit":
             fields["history"] = self.history
         if self.log_tail is not None:

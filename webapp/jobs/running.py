@@ -145,9 +145,9 @@ def _finish(job: TrainingJob, status: str, log_tail: LogTail, **fields) -> None:
     with transaction.atomic():
         TrainingJob.objects.filter(pk=job.pk).update(**fields)
         if status == TrainingJob.Status.SUCCEEDED and job.kind == TrainingJob.Kind.TRAIN:
-            from webapp.jobs.services import training_job_activate
+            from webapp.jobs.services import training_job_serve_trained
 
-            training_job_activate(job=TrainingJob.objects.get(pk=job.pk))
+            training_job_serve_trained(job=TrainingJob.objects.get(pk=job.pk))
 
 
 def _run_extraction(job: TrainingJob, progress: ProgressRecorder) -> dict:

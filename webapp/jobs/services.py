@@ -1,5 +1,7 @@
 """Creating, sending, cancelling, requeueing, activating and deleting jobs.
 
+Each action takes the acting user and raises PermissionDenied unless they hold its
+permission (webapp/permissions.py): the site, the admin and the commands all come here.
 The site never imports workers/: tasks are sent by name once the transaction commits,
 so a worker never sees a job row that is not there yet.
 """
@@ -8,9 +10,10 @@ import logging
 from functools import lru_cache
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from webapp import permissions
 from webapp.jobs.methods import method_defaults, validate_method
 from webapp.jobs.models import TrainingJob
 
@@ -59,53 +62,73 @@ def training_job_create(
     method: str,
     params: dict | None = None,
     kind: str = TrainingJob.Kind.TRAIN,
-    user=None,
+    user,
     enqueue: bool = True,
+    request_key: str = "",
 ) -> TrainingJob:
     """Validate the method against the engine's registry, save the job as queued and send it
-    once the transaction commits (so the worker never sees a job that is not there yet)."""
+    once the transaction commits (so the worker never sees a job that is not there yet).
+
+    request_key: the form's one-time key; a second request with the same key (a double
+    click, a resent form) gets the job the first one made instead of a new one."""
+    permissions.permission_require(user=user, permission=permissions.TRAIN)
     validate_method(kind=kind, method=method)
+    if request_key:
+        earlier = TrainingJob.objects.filter(request_key=request_key).first()
+        if earlier is not None:
+            return earlier
     merged = {**method_defaults(kind=kind, method=method), **(params or {})}
-    job = TrainingJob.objects.create(
-        kind=kind,
-        method=method,
-        params=merged,
-        queue=job_queue(kind=kind, method=method, params=merged),
-        created_by=user if user and user.pk else None,
-    )
+    try:
+        with transaction.atomic():  # a savepoint: a lost race leaves the caller's work alone
+            job = TrainingJob.objects.create(
+                kind=kind,
+                method=method,
+                params=merged,
+                queue=job_queue(kind=kind, method=method, params=merged),
+                created_by=user,
+                request_key=request_key or None,
+            )
+    except IntegrityError:
+        if not request_key:
+            raise
+        return TrainingJob.objects.get(request_key=request_key)  # the other click won
     if enqueue:
         transaction.on_commit(lambda: training_job_enqueue(job_id=job.pk))
     return job
 
 
 def training_job_enqueue(*, job_id: int) -> None:
-    """Send the job to its queue. A broker that is down fails the job with a clear message
-    instead of leaving it queued forever."""
+    """Send the job to its queue. A broker that is down fails the job at once (the check
+    answers within 2 s) with one clear line, instead of leaving it queued forever."""
+    from webapp.jobs.broker import broker_address, broker_problem
+
     job = TrainingJob.objects.get(pk=job_id)
-    try:
-        result = celery_client().send_task(
-            RUN_JOB_TASK, args=[job_id], queue=job.queue or settings.CELERY_TASK_DEFAULT_QUEUE
-        )
-    except Exception as exc:  # kombu raises several types for one cause: broker unreachable
-        logger.exception("could not send job %s", job_id)
-        broker = settings.CELERY_BROKER_URL.split("@")[-1]  # never show a password
+    problem = broker_problem()
+    if not problem:
+        try:
+            result = celery_client().send_task(
+                RUN_JOB_TASK, args=[job_id], queue=job.queue or settings.CELERY_TASK_DEFAULT_QUEUE
+            )
+        except Exception as exc:  # kombu raises several types for one cause: unreachable
+            problem = f"Could not reach the task broker ({broker_address()}): {exc}"
+    if problem:
+        logger.warning("could not send job %s: %s", job_id, problem)
         TrainingJob.objects.filter(pk=job_id, status=TrainingJob.Status.QUEUED).update(
-            status=TrainingJob.Status.FAILED,
-            error=f"Could not reach the task broker ({broker}): {exc}",
-            finished_at=timezone.now(),
+            status=TrainingJob.Status.FAILED, error=problem, finished_at=timezone.now()
         )
         return
     TrainingJob.objects.filter(pk=job_id).update(task_id=result.id or "")
 
 
-def training_job_rerun(*, job: TrainingJob, user=None) -> TrainingJob:
+def training_job_rerun(*, job: TrainingJob, user) -> TrainingJob:
     """A new job with the same method and hyperparameters."""
     return training_job_create(kind=job.kind, method=job.method, params=job.params, user=user)
 
 
-def training_job_requeue(*, job: TrainingJob) -> TrainingJob:
+def training_job_requeue(*, job: TrainingJob, user) -> TrainingJob:
     """Send a failed or cancelled job again, as its next attempt (it resumes from its last
     checkpoint when it has one)."""
+    permissions.permission_require(user=user, permission=permissions.REQUEUE)
     if job.status not in (TrainingJob.Status.FAILED, TrainingJob.Status.CANCELLED):
         raise JobError(f"job #{job.pk} is {job.status}; only failed or cancelled jobs requeue")
     TrainingJob.objects.filter(pk=job.pk).update(
@@ -120,9 +143,10 @@ def training_job_requeue(*, job: TrainingJob) -> TrainingJob:
     return job
 
 
-def training_job_cancel(*, job: TrainingJob) -> TrainingJob:
+def training_job_cancel(*, job: TrainingJob, user) -> TrainingJob:
     """Stop a job: a queued one at once (and its message is revoked), a running one at its
     next progress report (between batches)."""
+    permissions.permission_require(user=user, permission=permissions.CANCEL)
     if job.is_finished:
         raise JobError(f"job #{job.pk} is already {job.status}")
     TrainingJob.objects.filter(pk=job.pk).update(cancel_requested=True)
@@ -138,8 +162,27 @@ def training_job_cancel(*, job: TrainingJob) -> TrainingJob:
     return job
 
 
-def training_job_activate(*, job: TrainingJob) -> None:
+def training_job_activate(*, job: TrainingJob, user) -> None:
     """Serve this job's model for its method (the only active one)."""
+    permissions.permission_require(user=user, permission=permissions.SERVE)
+    _serve(job)
+
+
+def training_job_serve_trained(*, job: TrainingJob) -> bool:
+    """The worker's step once a training succeeds: its model becomes the served one when
+    nothing serves its method yet, or when the person who queued it may choose the served
+    model (a job nobody queued, a row made outside these services, is served as before):
+    training alone never replaces the served model. Returns whether it is served now."""
+    creator = job.created_by
+    may_serve = creator is None or creator.has_perm(permissions.SERVE)
+    served = TrainingJob.objects.filter(method=job.method, is_active=True).exclude(pk=job.pk)
+    if not may_serve and served.exists():
+        return False
+    _serve(job)
+    return True
+
+
+def _serve(job: TrainingJob) -> None:
     if job.status != TrainingJob.Status.SUCCEEDED or job.kind != TrainingJob.Kind.TRAIN:
         raise JobError(f"job #{job.pk} has no trained model to serve")
     with transaction.atomic():
@@ -149,10 +192,11 @@ def training_job_activate(*, job: TrainingJob) -> None:
         TrainingJob.objects.filter(pk=job.pk).update(is_active=True)
 
 
-def training_job_delete(*, job: TrainingJob) -> None:
+def training_job_delete(*, job: TrainingJob, user) -> None:
     """Delete a job and every file it wrote. A running job must be cancelled first."""
     from webapp.jobs.artefacts import artefacts_delete
 
+    permissions.permission_require(user=user, permission=permissions.DELETE)
     if job.status == TrainingJob.Status.RUNNING:
         raise JobError(f"job #{job.pk} is running; cancel it first")
     artefacts_delete(job=job)
@@ -160,12 +204,15 @@ def training_job_delete(*, job: TrainingJob) -> None:
 
 
 def default_training_jobs_create(
-    *, user=None, only_missing: bool = False, enqueue: bool = True
+    *, user, only_missing: bool = False, enqueue: bool = True, request_key: str = ""
 ) -> list[TrainingJob]:
     """Queue the default trainings (methods, and the visual ones on pretrained features).
     only_missing skips those that already have a good or pending job on the same features,
     so a second `make demo` reuses what the first one trained."""
     from webapp.jobs.methods import default_trainings, method_defaults
+
+    # Up front too: with only_missing and nothing missing, nothing else would check.
+    permissions.permission_require(user=user, permission=permissions.TRAIN)
 
     jobs = []
     for method, params in default_trainings():
@@ -184,5 +231,10 @@ def default_training_jobs_create(
             (job.params or {}).get("features") == features for job in pending_or_done
         ):
             continue
-        jobs.append(training_job_create(method=method, params=params, user=user, enqueue=enqueue))
+        key = f"{request_key}:{len(jobs)}" if request_key else ""
+        jobs.append(
+            training_job_create(
+                method=method, params=params, user=user, enqueue=enqueue, request_key=key
+            )
+        )
     return jobs

@@ -7,7 +7,6 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db.models import Max
 
 from webapp.catalogue.datasets import CONSUMED_KINDS, item_key, user_key
@@ -16,6 +15,7 @@ from webapp.catalogue.selectors import artworks_available
 from webapp.jobs.methods import method_needs
 from webapp.jobs.models import Artefact, TrainingJob
 from webapp.jobs.selectors import training_job_active
+from webapp.storage import artefact_storage
 
 MODEL_FILES = ("config.json", "weights.safetensors")
 _cache: dict[tuple[int, str], object] = {}
@@ -24,6 +24,7 @@ _index_cache: dict[tuple, object] = {}
 _newest_seen: dict[tuple[int, str], tuple[object, int]] = {}
 _cache_lock = threading.Lock()
 _job_locks: dict[int, threading.Lock] = {}
+_index_locks: dict[int, threading.Lock] = {}
 logger = logging.getLogger(__name__)
 
 
@@ -31,6 +32,13 @@ def job_lock(job: TrainingJob) -> threading.Lock:
     """One lock per job: extending a cached model must not race another request."""
     with _cache_lock:
         return _job_locks.setdefault(job.pk, threading.Lock())
+
+
+def _index_lock(job: TrainingJob) -> threading.Lock:
+    """One lock per job's index: a request that arrives while the index is being read
+    (at start, by the warm-up) waits for it instead of reading it a second time."""
+    with _cache_lock:
+        return _index_locks.setdefault(job.pk, threading.Lock())
 
 
 @dataclass
@@ -61,7 +69,7 @@ def _local_copy(job: TrainingJob, artefact, names: tuple[str, ...]) -> Path:
         local.mkdir(parents=True, exist_ok=True)
         for name in names:
             source = str(PurePosixPath(artefact.path) / name) if len(names) > 1 else artefact.path
-            with default_storage.open(source, "rb") as src:
+            with artefact_storage().open(source, "rb") as src:
                 (local / f".{name}.part").write_bytes(src.read())
             (local / f".{name}.part").replace(local / name)
     return local
@@ -98,17 +106,59 @@ def index_for_job(job: TrainingJob, model):
     with _cache_lock:
         if key in _index_cache:
             return _index_cache[key]
-    vectors = dot_product_vectors(model)
-    if vectors is None:
-        return None
-    local = _local_copy(job, artefact, ("items.faiss",))
-    index = ItemIndex.load(local / "items.faiss")
-    if index.n_items != model.n_items:  # works listed after training: their vectors too
-        index = ItemIndex.build(vectors[1])
-    served = (index, vectors[0])
-    with _cache_lock:
-        _index_cache[key] = served
+    with _index_lock(job):
+        with _cache_lock:
+            if key in _index_cache:  # built by the request (or warm-up) we waited for
+                return _index_cache[key]
+        vectors = dot_product_vectors(model)
+        if vectors is None:
+            return None
+        local = _local_copy(job, artefact, ("items.faiss",))
+        index = ItemIndex.load(local / "items.faiss")
+        if index.n_items != model.n_items:  # works listed after training: their vectors too
+            index = ItemIndex.build(vectors[1])
+        served = (index, vectors[0])
+        with _cache_lock:
+            _index_cache[key] = served
     return served
+
+
+def served_models_warm_up(jobs: list[TrainingJob] | None = None) -> list[TrainingJob]:
+    """Load jobs' served models (by default every active job's), extended with the works
+    listed since, and their faiss indexes into this process's caches: what a collector
+    page would otherwise load on its first request. Returns the jobs loaded.
+
+    Each job is loaded under its own lock, so a request for it meanwhile waits for this
+    load instead of starting a second one; a job whose files cannot be read is logged and
+    skipped (its page then reports the error, as it would without the warm-up).
+    """
+    import faiss  # noqa: F401  (the engine imports it lazily, on the first index read)
+
+    import recengine  # noqa: F401  (torch and the model registry)
+
+    if jobs is None:
+        jobs = list(
+            TrainingJob.objects.filter(
+                kind=TrainingJob.Kind.TRAIN,
+                is_active=True,
+                status=TrainingJob.Status.SUCCEEDED,
+                artefacts__kind=Artefact.Kind.MODEL,
+            )
+            .select_related("feature_set")
+            .distinct()
+            .order_by("method", "pk")
+        )
+    loaded = []
+    for job in jobs:
+        try:
+            with job_lock(job):
+                model = model_with_new_artworks(job)
+            index_for_job(job, model)
+        except Exception:  # one broken job must not keep the others cold
+            logger.warning("warm-up could not load job #%s", job.pk, exc_info=True)
+            continue
+        loaded.append(job)
+    return loaded
 
 
 def model_with_new_artworks(job: TrainingJob, kind: str = Artefact.Kind.MODEL):

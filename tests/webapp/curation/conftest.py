@@ -1,6 +1,7 @@
 import pytest
 from django.core.cache import cache
 
+from tests.acting import trainer
 from webapp.jobs.models import TrainingJob
 from webapp.jobs.running import training_job_run
 from webapp.jobs.services import training_job_create
@@ -17,7 +18,7 @@ def isolated(settings, tmp_path):
 
 
 def train(method: str, **params) -> TrainingJob:
-    job = training_job_create(method=method, params=params, enqueue=False)
+    job = training_job_create(user=trainer(), method=method, params=params, enqueue=False)
     assert training_job_run(job_id=job.pk) == "succeeded"
     job.refresh_from_db()
     return job

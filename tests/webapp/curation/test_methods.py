@@ -190,9 +190,9 @@ def test_an_evaluation_stored_without_identity_is_not_comparable(curator_client,
     import hashlib
 
     from django.core.files.base import ContentFile
-    from django.core.files.storage import default_storage
 
     from webapp.jobs.models import Artefact
+    from webapp.storage import artefact_storage
 
     old = trained["random"]
     evaluation = job_evaluation(job=old)
@@ -203,8 +203,8 @@ def test_an_evaluation_stored_without_identity_is_not_comparable(curator_client,
         **{f"metric:{k}": v for k, v in evaluation.metrics.items()},
     )
     artefact = old.artefacts.get(kind=Artefact.Kind.EVALUATION)
-    default_storage.delete(artefact.path)
-    default_storage.save(artefact.path, ContentFile(buffer.getvalue()))
+    artefact_storage().delete(artefact.path)
+    artefact_storage().save(artefact.path, ContentFile(buffer.getvalue()))
     Artefact.objects.filter(pk=artefact.pk).update(
         sha256=hashlib.sha256(buffer.getvalue()).hexdigest()
     )

@@ -58,7 +58,10 @@ def test_the_collector_page_opens_with_the_default_and_says_why(jobs, curator_cl
         reverse("curation:collector-detail", args=[collector.pk]), {"method": f"job:{cnn.pk}"}
     )
     assert asked.context["recommendations"].job.pk == cnn.pk
-    assert f'value="job:{cnn.pk}"' in html  # the menu offers the pretrained VisRank
+    # the menu offers the pretrained VisRank once: by its method's name while it serves
+    cnn.refresh_from_db()
+    offered = cnn.method if cnn.is_active else f"job:{cnn.pk}"
+    assert f'value="{offered}"' in html and f"job #{cnn.pk}" in html
 
 
 def test_looks_like_uses_the_pretrained_features_once_they_exist(jobs, curator_client):

@@ -1,16 +1,24 @@
-"""The optional embeddings file: a .npy of rows [item_id, v1, ...] or a .npz of ids/vectors."""
+"""The optional embeddings file: a .npy of rows [item_id, v1, ...] or a .npz of ids/vectors.
+
+Its size is checked from the array headers before anything is loaded: a few hundred KB of
+compressed zeros can claim a 1 × 100,000,000 array."""
 
 from __future__ import annotations
 
 import hashlib
-import io
 import math
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from django.conf import settings
 
+from webapp.catalogue.importing.parsing import unstorable_reason
 from webapp.catalogue.importing.report import ImportReport, Problem, short_error
+
+#: An item_id is at most this long (Artwork.external_id).
+MAX_ID_LENGTH = 100
 
 
 @dataclass
@@ -35,6 +43,76 @@ def _id_text(value) -> str | None:
     return None
 
 
+def _npy_header(handle) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) from a .npy header; only the header is read, never the data."""
+    version = np.lib.format.read_magic(handle)
+    reader = {
+        (1, 0): np.lib.format.read_array_header_1_0,
+        (2, 0): np.lib.format.read_array_header_2_0,
+    }.get(version)
+    if reader is None:
+        raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
+    shape, _fortran_order, dtype = reader(handle)
+    return tuple(int(n) for n in shape), dtype
+
+
+def _array_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """The header of each array in a .npy (key "") or .npz, by name. A .npz member is
+    opened as a stream, so only its first bytes are decompressed."""
+    if path.suffix.lower() == ".npy":
+        with open(path, "rb") as handle:
+            return {"": _npy_header(handle)}
+    headers = {}
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.namelist():
+            if member.endswith(".npy"):
+                with archive.open(member) as handle:
+                    headers[member.removesuffix(".npy")] = _npy_header(handle)
+    return headers
+
+
+def _header_problems(
+    headers: dict[str, tuple[tuple[int, ...], np.dtype]], keys: list[str], name: str
+) -> list[Problem]:
+    """Refuse, before loading, arrays that are too large or of the wrong kind."""
+    limit = int(settings.VITRINE_MAX_EMBEDDING_VALUES)
+    problems = []
+    for key in keys:
+        shape, dtype = headers[key]
+        label = f"'{key}'" if key else "the array"
+        values = math.prod(shape)
+        if values > limit:
+            problems.append(
+                Problem(
+                    name,
+                    None,
+                    f"{label} has shape {shape} = {values} values, over the limit "
+                    f"VITRINE_MAX_EMBEDDING_VALUES = {limit}",
+                )
+            )
+        if dtype.hasobject:
+            problems.append(
+                Problem(name, None, f"{label} is stored as Python objects (a pickle): refused")
+            )
+        elif key == "ids" and dtype.kind in "US":
+            length = dtype.itemsize // (4 if dtype.kind == "U" else 1)
+            if length > MAX_ID_LENGTH:
+                problems.append(
+                    Problem(
+                        name,
+                        None,
+                        f"'ids' are up to {length} characters long "
+                        f"(an item_id has at most {MAX_ID_LENGTH})",
+                    )
+                )
+    return problems
+
+
+def _printable(name: str) -> str:
+    """A file name as text any database stores (undecodable bytes escaped)."""
+    return name.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "")
+
+
 def load_embeddings(path: Path, report: ImportReport) -> Embeddings | None:
     name = path.name
     suffix = path.suffix.lower()
@@ -42,17 +120,37 @@ def load_embeddings(path: Path, report: ImportReport) -> Embeddings | None:
         report.problems.append(Problem(name, None, "embeddings must be a .npy or .npz file"))
         return None
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            checksum = hashlib.file_digest(handle, "sha256").hexdigest()
     except FileNotFoundError:
         report.problems.append(Problem(name, None, f"file not found: {path}"))
         return None
     except OSError as error:
         report.problems.append(Problem(name, None, f"cannot open: {short_error(error)}"))
         return None
-    source = f"{name[:200]} sha256:{hashlib.sha256(data).hexdigest()[:16]}"
+    source = f"{_printable(name)[:200]} sha256:{checksum[:16]}"
     try:
+        headers = _array_headers(path)
         if suffix == ".npy":
-            array = np.load(io.BytesIO(data), allow_pickle=False)
+            keys = [""]
+        else:
+            keys = ["ids", "vectors" if "vectors" in headers else "matrix"]
+            if not set(keys) <= set(headers):
+                report.problems.append(
+                    Problem(
+                        name,
+                        None,
+                        "a .npz needs arrays 'ids' and 'vectors' (or 'matrix'); "
+                        f"found {', '.join(sorted(headers)) or 'none'}",
+                    )
+                )
+                return None
+        problems = _header_problems(headers, keys, name)
+        if problems:
+            report.problems.extend(problems)
+            return None
+        if suffix == ".npy":
+            array = np.load(path, allow_pickle=False)
             if not isinstance(array, np.ndarray) or array.ndim != 2 or array.shape[1] < 2:
                 report.problems.append(
                     Problem(
@@ -68,20 +166,9 @@ def load_embeddings(path: Path, report: ImportReport) -> Embeddings | None:
                 return None
             raw_ids, vectors = array[:, 0], array[:, 1:]
         else:
-            with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-                keys = set(archive.files)
-                if "ids" not in keys or not ({"vectors", "matrix"} & keys):
-                    report.problems.append(
-                        Problem(
-                            name,
-                            None,
-                            "a .npz needs arrays 'ids' and 'vectors' (or 'matrix'); "
-                            f"found {', '.join(sorted(keys)) or 'none'}",
-                        )
-                    )
-                    return None
+            with np.load(path, allow_pickle=False) as archive:
                 raw_ids = archive["ids"]
-                vectors = archive["vectors" if "vectors" in keys else "matrix"]
+                vectors = archive[keys[1]]
             if raw_ids.ndim != 1:
                 report.problems.append(
                     Problem(name, None, f"'ids' must be 1-D, got {raw_ids.shape}")
@@ -121,8 +208,11 @@ def load_embeddings(path: Path, report: ImportReport) -> Embeddings | None:
     first_row: dict[str, int] = {}
     for row, raw in enumerate(raw_ids.tolist() if raw_ids.dtype.kind in "OUS" else raw_ids):
         text = _id_text(raw)
+        reason = unstorable_reason(text) if text else None
         if text is None:
             report.problems.append(Problem(name, None, f"row {row + 1}: bad item id {raw!r}"))
+        elif reason:
+            report.problems.append(Problem(name, None, f"row {row + 1}: item id {reason}"))
         elif text in first_row:
             report.problems.append(
                 Problem(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -37,6 +38,8 @@ FORMAT_EXTENSIONS = {
 }
 #: A file larger than this is refused before it is read (the pixel limit is checked too).
 MAX_IMAGE_BYTES = 256 * 1024 * 1024
+#: The pixel count in Pillow's DecompressionBombError / Warning message.
+BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")
 
 
 @dataclass
@@ -113,6 +116,23 @@ def _read_image(path: Path) -> tuple[bytes | None, str | None]:
         return None, f"unreadable: {short_error(error)}"
 
 
+def _bomb_reason(error: Exception, max_pixels: int) -> str:
+    """Pillow refused the image before we saw its size; say so in Vitrine's terms (its
+    message quotes PIL.Image.MAX_IMAGE_PIXELS, a limit nobody here configures)."""
+    found = BOMB_PIXELS.search(str(error))
+    pixels = int(found.group(1)) if found else None
+    limit = f"limit VITRINE_MAX_IMAGE_PIXELS = {max_pixels}"
+    if pixels is None:
+        return f"too large: refused as a decompression bomb ({limit})"
+    if pixels > max_pixels:
+        return f"too large: {pixels} pixels ({limit}), refused as a decompression bomb"
+    # Only when someone lowered Pillow's own guard below Vitrine's limit.
+    return (
+        f"too large: {pixels} pixels, refused as a decompression bomb by Pillow, whose "
+        f"PIL.Image.MAX_IMAGE_PIXELS = {Image.MAX_IMAGE_PIXELS} is below Vitrine's {limit}"
+    )
+
+
 def image_check(data: bytes, max_pixels: int) -> tuple[str | None, str | None]:
     """Return (stored extension, None) for a good image, or (None, reason): Pillow must
     identify it as a supported format and decode it completely, within max_pixels and
@@ -134,7 +154,7 @@ def image_check(data: bytes, max_pixels: int) -> tuple[str | None, str | None]:
                 image_format = image.format or ""
                 image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        return None, f"refused as a decompression bomb: {short_error(error)}"
+        return None, _bomb_reason(error, max_pixels)
     except UnidentifiedImageError:
         return None, "not an image (Pillow cannot identify it)"
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as error:

@@ -11,13 +11,29 @@ from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from webapp.catalogue.importing.report import ImportReport, Problem, short_error
 
 TRUE_WORDS = {"true", "1", "yes", "y", "t"}
 FALSE_WORDS = {"false", "0", "no", "n", "f"}
-UNIX_SECONDS = re.compile(r"^[+-]?\d+(\.\d*)?$")
+UNIX_SECONDS = re.compile(r"^[+-]?\d+(\.\d+)?$")
+# ISO 8601 in its extended form only: the basic form (20240401) is not told from seconds.
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ISO_DATE_TIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
+)
+# Eight digits read as a compact date (20240401) as easily as unix seconds (in 1970).
+COMPACT_DATE = re.compile(r"^\d{8}(\.\d+)?$")
+ACCEPTED_TIMES = (
+    "an ISO 8601 date (2024-04-01), date-time (2024-04-01T12:00:00, optionally with Z or "
+    "+02:00) or unix seconds (1711972800)"
+)
+# PostgreSQL stores neither NUL nor a lone surrogate (not Unicode text at all) in a text
+# column or JSON; SQLite would take them, so they are refused everywhere.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 # --------------------------------------------------------------------------- cell values
@@ -77,20 +93,79 @@ def parse_bool(text: str) -> bool:
 
 
 def parse_when(text: str) -> dt.datetime:
-    """An ISO 8601 date or date-time, or unix seconds; naive values are in settings.TIME_ZONE."""
+    """An ISO 8601 date or date-time (extended form: 2024-04-01, 2024-04-01T12:00:00+02:00),
+    or unix seconds; naive values are in settings.TIME_ZONE. Eight digits (20240401) are
+    refused: a compact date would otherwise be read as seconds in 1970."""
     text = text.strip()
+    if COMPACT_DATE.match(text):
+        raise BadValue(
+            f"{text!r} has 8 digits, like a compact date (YYYYMMDD), and is not read as unix "
+            f"seconds in 1970; write {ACCEPTED_TIMES}"
+        )
     try:
         if UNIX_SECONDS.match(text):
-            seconds = float(text)
-            if not math.isfinite(seconds):
-                raise ValueError
-            return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+            return dt.datetime.fromtimestamp(float(text), tz=dt.UTC)
+        if not (ISO_DATE.match(text) or ISO_DATE_TIME.match(text)):
+            raise BadValue(f"not a timestamp: {text!r}; write {ACCEPTED_TIMES}")
         value = dt.datetime.fromisoformat(text)
         if timezone.is_naive(value):
             value = timezone.make_aware(value)
         return value.astimezone(dt.UTC)
-    except (ValueError, OverflowError, OSError):
-        raise BadValue(f"not an ISO date/date-time or unix seconds: {text!r}") from None
+    except (ValueError, OverflowError, OSError) as error:
+        if isinstance(error, BadValue):
+            raise
+        raise BadValue(
+            f"not a valid date or time, or out of range: {text!r}{_milliseconds_hint(text)}"
+        ) from None
+
+
+def _milliseconds_hint(text: str) -> str:
+    digits = text.lstrip("+-").split(".")[0]
+    if UNIX_SECONDS.match(text) and len(digits) >= 12:
+        return " (milliseconds? unix seconds have 10 digits)"
+    return ""
+
+
+def event_date_range() -> tuple[dt.datetime, dt.datetime]:
+    """(earliest, latest) accepted timestamp: VITRINE_EVENT_DATE_MIN and _MAX, the latter
+    a day after now when empty."""
+    bounds = []
+    for name, default in (
+        ("VITRINE_EVENT_DATE_MIN", None),
+        ("VITRINE_EVENT_DATE_MAX", timezone.now() + dt.timedelta(days=1)),
+    ):
+        text = str(getattr(settings, name, "") or "").strip()
+        if not text and default is not None:
+            bounds.append(default)
+            continue
+        try:
+            bounds.append(parse_when(text))
+        except BadValue as error:
+            raise ImproperlyConfigured(f"{name}={text!r}: {error}") from None
+    return bounds[0], bounds[1]
+
+
+def check_date_range(
+    value: dt.datetime, text: str, bounds: tuple[dt.datetime, dt.datetime]
+) -> None:
+    """Refuse a timestamp before or after the accepted range (BadValue)."""
+    earliest, latest = bounds
+    if not earliest <= value <= latest:
+        raise BadValue(
+            f"{text!r} ({value.date().isoformat()}) is outside the accepted range "
+            f"{earliest.isoformat(timespec='minutes')} to {latest.isoformat(timespec='minutes')}"
+            f"{_milliseconds_hint(text)} (VITRINE_EVENT_DATE_MIN, VITRINE_EVENT_DATE_MAX)"
+        )
+
+
+def unstorable_reason(text: str) -> str | None:
+    """Why the database cannot store this text (a NUL, a lone surrogate), or None."""
+    found = UNSTORABLE.search(text)
+    if found is None:
+        return None
+    char = found.group()
+    kind = "a NUL character" if char == "\x00" else "a lone surrogate (not valid Unicode)"
+    return f"contains {kind} (U+{ord(char):04X}) at position {found.start() + 1}"
 
 
 def split_tags(text: str) -> list[str]:
@@ -180,7 +255,15 @@ def read_csv(
                     Problem(name, start, f"expected {width} fields, found {len(cells)}")
                 )
                 continue
-            yield start, {column: cell.strip() for column, cell in zip(columns, cells, strict=True)}
+            row = {column: cell.strip() for column, cell in zip(columns, cells, strict=True)}
+            for column in (*required, *optional):
+                reason = unstorable_reason(row.get(column, ""))
+                if reason:
+                    report.problems.append(Problem(name, start, f"{column}: {reason}"))
+                    # Kept out of every later query (PostgreSQL refuses it even there); the
+                    # problem above already stops the import.
+                    row[column] = UNSTORABLE.sub("\ufffd", row[column])
+            yield start, row
     if rows == 0:
         report.notes.append(f"{name}: no data rows")
 

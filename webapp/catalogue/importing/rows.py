@@ -10,6 +10,8 @@ from pathlib import Path
 
 from webapp.catalogue.importing.parsing import (
     BadValue,
+    check_date_range,
+    event_date_range,
     parse_bool,
     parse_float,
     parse_int,
@@ -72,6 +74,7 @@ def parse_items(path: Path, report: ImportReport) -> tuple[dict[str, ItemRow], l
     name = path.name
     items: dict[str, ItemRow] = {}
     rejected: list[ItemRow] = []
+    dates = event_date_range()
     for line, row in read_csv(path, required=ITEM_REQUIRED, optional=ITEM_OPTIONAL, report=report):
         errors: list[str] = []
 
@@ -108,6 +111,7 @@ def parse_items(path: Path, report: ImportReport) -> tuple[dict[str, ItemRow], l
         if row.get("listed_at"):
             try:
                 listed_at = parse_when(row["listed_at"])
+                check_date_range(listed_at, row["listed_at"], dates)
             except BadValue as error:
                 errors.append(f"listed_at: {error}")
         if item_id and item_id in items:
@@ -136,6 +140,7 @@ def parse_interactions(path: Path, report: ImportReport) -> list[InteractionRow]
     rows: list[InteractionRow] = []
     seen: dict[tuple, InteractionRow] = {}
     duplicates: list[int] = []
+    dates = event_date_range()
     for line, row in read_csv(
         path, required=INTERACTION_REQUIRED, optional=INTERACTION_OPTIONAL, report=report
     ):
@@ -148,6 +153,7 @@ def parse_interactions(path: Path, report: ImportReport) -> list[InteractionRow]
         else:
             try:
                 timestamp = parse_when(row["timestamp"])
+                check_date_range(timestamp, row["timestamp"], dates)
             except BadValue as error:
                 errors.append(f"timestamp: {error}")
         kind = (row.get("kind") or Interaction.Kind.PURCHASE.value).lower()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from webapp.catalogue.importing.embeddings import Embeddings, load_embeddings
 from webapp.catalogue.importing.images import ImageSource, validate_images
+from webapp.catalogue.importing.parsing import unstorable_reason
 from webapp.catalogue.importing.planning import (
     artworks_by_external_id,
     existing_artwork_pks,
@@ -25,6 +26,7 @@ from webapp.catalogue.importing.report import (
 )
 from webapp.catalogue.importing.rows import InteractionRow, parse_interactions, parse_items
 from webapp.catalogue.importing.sales import plan_sales
+from webapp.catalogue.importing.staging import staging_cleanup
 from webapp.catalogue.importing.writing import write
 
 IMPLIED_ARTIST = "Unknown artist"
@@ -46,6 +48,10 @@ def gallery_import(
     With `dry_run` everything is validated and counted against the database, and nothing
     is written. Without `items_path`, every item id of the interactions (and embeddings)
     not yet in the catalogue becomes a work titled by its id, by "Unknown artist".
+
+    Images and the feature-set file are staged and moved into place once the transaction
+    has committed; SIGINT, SIGTERM or SIGHUP while writing roll it back, remove the staged
+    files and raise ImportInterrupted (writing.py, staging.py).
     """
     if items_path is None:
         with tempfile.TemporaryDirectory() as folder:
@@ -69,6 +75,11 @@ def gallery_import(
         report.problems.append(
             Problem("--embeddings-name", None, "must be 1 to 100 characters long")
         )
+    elif reason := unstorable_reason(embeddings_name):
+        report.problems.append(Problem("--embeddings-name", None, reason))
+
+    if not dry_run:  # files left by an import that was killed: settle them first
+        staging_cleanup()
 
     # 1. Validate.
     if progress:
@@ -165,8 +176,9 @@ def _implied_items(interactions_path: Path, embeddings_path, folder: Path) -> Pa
     try:
         with open(interactions_path, newline="", encoding="utf-8-sig") as handle:
             for row in csv.DictReader(handle):
-                if (row.get("item_id") or "").strip():
-                    ids[row["item_id"].strip()] = None
+                item_id = (row.get("item_id") or "").strip()
+                if item_id and not unstorable_reason(item_id):  # the import reports it
+                    ids[item_id] = None
     except (OSError, UnicodeDecodeError, csv.Error):
         pass
     if embeddings_path is not None:

@@ -1,8 +1,10 @@
 """Phase 3: write the plan inside one transaction, all or nothing.
 
-Image files and the feature-set file are not covered by the database transaction, so every
-file stored here is remembered and deleted again if anything fails; files that become obsolete
-(a replaced image) are only deleted once the transaction has committed.
+Image files and the feature-set file are not covered by the database transaction, so they
+are written to a staging folder and moved to their final names only once the transaction has
+committed (staging.py); a rollback, an exception or a signal (interrupts.py) removes the
+folder, so a failed import leaves no file behind. Files that become obsolete (a replaced
+image) are deleted once the transaction has committed too.
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ from __future__ import annotations
 import hashlib
 from functools import partial
 
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from webapp.catalogue.importing.embeddings import Embeddings
+from webapp.catalogue.importing.interrupts import interrupts_raise, signals_held
 from webapp.catalogue.importing.planning import (
     Plan,
     artists_by_name,
@@ -31,9 +33,10 @@ from webapp.catalogue.importing.report import (
     short_error,
 )
 from webapp.catalogue.importing.rows import ItemRow
+from webapp.catalogue.importing.staging import FEATURE_SETS, IMAGES, ImportStaging
 from webapp.catalogue.models import Artist, Artwork, Collector, FeatureSet, Interaction
 from webapp.catalogue.services import (
-    artwork_image_save,
+    artwork_image_file_name,
     artwork_sales_apply,
     feature_set_create,
 )
@@ -49,28 +52,40 @@ def write(
     report: ImportReport,
     progress: ProgressCallback | None,
 ) -> None:
-    """Write the plan in one transaction; on any failure delete the files stored so far.
+    """Write the plan in one transaction; the files follow once it has committed.
 
     A unique-constraint clash (someone else changed the catalogue meanwhile) is reported as
-    ImportFailed; any other exception is re-raised as it is.
+    ImportFailed; SIGINT, SIGTERM and SIGHUP raise ImportInterrupted; any other exception
+    is re-raised as it is. The transaction is durable (RuntimeError inside a caller's
+    transaction), because the files could not follow that transaction's commit or rollback.
     """
-    stored: list[str] = []
-    try:
-        with transaction.atomic():
-            _write_plan(plan, items, embeddings, embeddings_name, report, stored, progress)
-    except IntegrityError as error:
-        _cleanup(stored)
-        report.problems.append(
-            Problem(
-                "database",
-                None,
-                f"the catalogue changed during the import ({short_error(error)}); run it again",
+    staging = ImportStaging()
+
+    def committed() -> bool:
+        return staging.state in ("publishing", "published")
+
+    with interrupts_raise(committed=committed):
+        try:
+            with signals_held() as hold, transaction.atomic(durable=True):
+                transaction.on_commit(staging.publish)  # first: before old files go
+                _write_plan(plan, items, embeddings, embeddings_name, report, staging, progress)
+                hold()  # no signal between the commit and the files being in place
+        except IntegrityError as error:
+            staging.discard()
+            report.problems.append(
+                Problem(
+                    "database",
+                    None,
+                    f"the catalogue changed during the import ({short_error(error)}); run it again",
+                )
             )
-        )
-        raise ImportFailed(report) from error
-    except BaseException:
-        _cleanup(stored)
-        raise
+            raise ImportFailed(report) from error
+        except BaseException:
+            if staging.state == "publishing":  # committed: the next import moves the rest in
+                staging.abandon()
+            elif staging.state != "published":
+                staging.discard()
+            raise
     report.written = True
 
 
@@ -80,7 +95,7 @@ def _write_plan(
     embeddings: Embeddings | None,
     embeddings_name: str,
     report: ImportReport,
-    stored: list[str],
+    staging: ImportStaging,
     progress: ProgressCallback | None,
 ) -> None:
     artists = _write_artists(plan)
@@ -89,7 +104,7 @@ def _write_plan(
     artworks = _write_artworks(plan, artists)
     if progress:
         progress("artworks", len(items), len(items))
-    _store_images(plan, artworks, report, stored, progress)
+    _store_images(plan, artworks, report, staging, progress)
     collectors = _write_collectors(plan)
     artwork_pks = plan.artwork_pks(artworks)
     if progress:
@@ -102,7 +117,7 @@ def _write_plan(
     if progress:
         progress("interactions", len(plan.new_interactions), len(plan.new_interactions))
     if embeddings is not None:
-        _write_feature_set(plan, embeddings, embeddings_name, artwork_pks, report, stored)
+        _write_feature_set(plan, embeddings, embeddings_name, artwork_pks, report, staging)
 
 
 def _write_artists(plan: Plan) -> dict[str, Artist]:
@@ -165,11 +180,13 @@ def _store_images(
     plan: Plan,
     artworks: dict[str, Artwork],
     report: ImportReport,
-    stored: list[str],
+    staging: ImportStaging,
     progress: ProgressCallback | None,
 ) -> None:
-    """Store each image, re-read to make sure it is the file that was validated."""
+    """Stage each image, re-read to make sure it is the file that was validated, under a
+    name made from the item id and the checksum."""
     total = len(plan.images_to_store)
+    changed: list[Artwork] = []
     for done, image in enumerate(plan.images_to_store, start=1):
         artwork = artworks[image.item_id]
         data = image.path.read_bytes()
@@ -183,12 +200,20 @@ def _store_images(
             )
             raise ImportFailed(report)
         old_name = artwork.image.name if artwork.image else ""
-        artwork.image = ""  # keep the old file until the transaction has committed
-        artwork_image_save(artwork=artwork, data=data, extension=image.extension)
-        stored.append(artwork.image.name)
-        if old_name and old_name != artwork.image.name:
-            transaction.on_commit(partial(_delete_quietly, old_name))
+        name = artwork.image.field.generate_filename(
+            artwork,
+            artwork_image_file_name(
+                external_id=artwork.external_id, checksum=image.checksum, extension=image.extension
+            ),
+        )
+        staging.add(IMAGES, name, data)
+        artwork.image = name
+        artwork.image_checksum = image.checksum
+        changed.append(artwork)
+        if old_name and old_name != name:  # kept until the transaction has committed
+            transaction.on_commit(partial(_old_image_delete, old_name))
         progress_tick(progress, "storing images", done, total)
+    Artwork.objects.bulk_update(changed, ["image", "image_checksum"], batch_size=BULK_BATCH)
 
 
 def _write_collectors(plan: Plan) -> dict[str, int]:
@@ -239,7 +264,7 @@ def _write_feature_set(
     embeddings_name: str,
     artwork_pks: dict[str, int],
     report: ImportReport,
-    stored: list[str],
+    staging: ImportStaging,
 ) -> None:
     """Store the embeddings, keyed by Artwork primary key, unless this file is already in."""
     if not plan.feature_set_exists:
@@ -248,8 +273,8 @@ def _write_feature_set(
             source=embeddings.source,
             artwork_ids=[artwork_pks[item_id] for item_id in embeddings.item_ids],
             vectors=embeddings.vectors,
+            stage=partial(staging.add, FEATURE_SETS),  # the artefact storage's staging
         )
-        stored.append(feature_set.file.name)
         report.feature_set_id = feature_set.pk
     else:
         report.feature_set_id = (
@@ -259,13 +284,11 @@ def _write_feature_set(
         )
 
 
-def _delete_quietly(name: str) -> None:
+def _old_image_delete(name: str) -> None:
+    """Delete a replaced image once no work refers to it any more."""
+    if Artwork.objects.filter(image=name).exists():
+        return
     try:
-        default_storage.delete(name)
+        IMAGES.storage.delete(name)
     except OSError:
         pass
-
-
-def _cleanup(names: list[str]) -> None:
-    for name in names:
-        _delete_quietly(name)

@@ -13,15 +13,19 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import re
 import threading
 from dataclasses import dataclass, field
 
 import numpy as np
+from django.core.files.storage import default_storage
 from PIL import Image, ImageOps
 
+from webapp.catalogue.importing.images import FORMAT_EXTENSIONS
 from webapp.catalogue.models import Artwork, FeatureSet
 from webapp.catalogue.selectors import artworks_available
 from webapp.curation.selectors.visual import feature_set_active, feature_space
+from webapp.curation.services import KEPT_PHOTOS_FOLDER
 
 logger = logging.getLogger(__name__)
 RESULTS_SHOWN = 24
@@ -177,3 +181,16 @@ def photo_search(*, image: Image.Image, k: int = RESULTS_SHOWN) -> PhotoMatches:
     artworks = Artwork.objects.select_related("artist").in_bulk([pk for pk, _ in found])
     items = [(artworks[pk], score) for pk, score in found if pk in artworks]
     return PhotoMatches(feature_set, items, note, index_kind=space.index.kind)
+
+
+def search_photo_find(*, user, checksum: str) -> str | None:
+    """The storage name of the photo ``user`` kept with this sha256 (search_photo_keep),
+    or None. Only the user's own folder is looked in, under a name made of their id, the
+    digest and an extension the site stores: nothing a request spells reaches a path."""
+    if not user.is_authenticated or not re.fullmatch(r"[0-9a-f]{64}", checksum or ""):
+        return None
+    for extension in sorted(set(FORMAT_EXTENSIONS.values())):
+        name = f"{KEPT_PHOTOS_FOLDER}/{int(user.pk)}/{checksum}{extension}"
+        if default_storage.exists(name):
+            return name
+    return None

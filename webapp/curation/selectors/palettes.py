@@ -75,7 +75,10 @@ def artwork_pixels(artwork: Artwork) -> np.ndarray | None:
 def _kmeans(pixels: np.ndarray, k: int) -> list[Swatch]:
     """k colours (by share, largest first) of (n, 3) pixels; seeded, so stable."""
     points = pixels.astype(np.float32)
-    k = min(k, len(np.unique(pixels, axis=0)))
+    # Distinct colours, counted as packed 24-bit integers: np.unique over rows sorts
+    # structured records and took a fifth of the palette's time.
+    rgb = pixels.astype(np.uint32)
+    k = min(k, len(np.unique((rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2])))
     rng = np.random.default_rng(0)
     centres = points[rng.choice(len(points), size=1)]
     for _ in range(1, k):  # k-means++ seeding: spread the first centres apart
@@ -83,8 +86,14 @@ def _kmeans(pixels: np.ndarray, k: int) -> list[Swatch]:
         centres = np.vstack([centres, points[rng.choice(len(points), p=distance / distance.sum())]])
     for _ in range(KMEANS_ROUNDS):
         labels = ((points[:, None, :] - centres[None]) ** 2).sum(-1).argmin(1)
-        moved = np.stack(
-            [points[labels == c].mean(0) if (labels == c).any() else centres[c] for c in range(k)]
+        # Each centre moves to its pixels' mean (one bincount per channel, not a mask per
+        # centre); a centre left without pixels stays where it was.
+        sizes = np.bincount(labels, minlength=k)
+        sums = np.stack(
+            [np.bincount(labels, weights=points[:, j], minlength=k) for j in range(3)], axis=1
+        )
+        moved = np.where(sizes[:, None] > 0, sums / np.maximum(sizes, 1)[:, None], centres).astype(
+            np.float32
         )
         if np.allclose(moved, centres, atol=0.5):
             break

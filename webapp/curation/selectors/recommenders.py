@@ -102,6 +102,44 @@ def recommender_choices() -> list[RecommenderChoice]:
     return by_name + by_job
 
 
+def recommender_choices_once(chosen: list[str] = ()) -> list[RecommenderChoice]:
+    """One choice per finished job, for a menu or checkboxes: recommender_choices lists a
+    serving job twice (by its method's name and by its id). A serving job goes by its
+    method's name (what it serves follows the newest model) unless ``chosen`` (the URL)
+    names it by id only; served methods first, reference lines after the methods."""
+    from webapp.jobs.methods import method_references
+
+    references = method_references()
+    asked = set(chosen)
+
+    def labelled(text: str, method: str) -> str:
+        return f"{text}, {references[method]}" if method in references else text
+
+    jobs = sorted(finished_training_jobs(), key=lambda j: j.method in references)
+    serving = sorted(
+        (j for j in jobs if j.is_active), key=lambda j: (j.method in references, j.method)
+    )
+    once = []
+    for job in serving:
+        by_id = f"job:{job.pk}"
+        value = by_id if by_id in asked and job.method not in asked else job.method
+        params = job_params_label(job)
+        label = labelled(f"{job_label(job)} (serving, job #{job.pk}", job.method) + ")"
+        once.append(
+            RecommenderChoice(value, label + (f" · {params}" if params != "defaults" else ""), job)
+        )
+    once += [
+        RecommenderChoice(
+            f"job:{job.pk}",
+            labelled(f"job #{job.pk}: {job_label(job)} ({job_params_label(job)}", job.method) + ")",
+            job,
+        )
+        for job in jobs
+        if not job.is_active
+    ]
+    return once
+
+
 def recommender_resolve(choice: str) -> TrainingJob | None:
     """The job behind a choice, or None when it names nothing servable."""
     match = _JOB_CHOICE.fullmatch(choice or "")

@@ -6,6 +6,15 @@ from django.utils.safestring import mark_safe
 register = template.Library()
 
 
+@register.simple_tag
+def request_key_field():
+    """A one-time key for a form that creates something: two submits of one rendering
+    (a double click) carry the same key, and the service makes one job for both."""
+    import uuid
+
+    return format_html('<input type="hidden" name="request_key" value="{}">', uuid.uuid4().hex)
+
+
 @register.filter
 def metric(value):
     """Numbers to four decimals; anything else as it is."""
@@ -115,7 +124,7 @@ def map_points(catalogue_map) -> str:
             href = (
                 thumbnails.format(size=160, checksum=checksum)
                 if len(checksum) == 64
-                else artwork.image.url
+                else reverse("curation:artwork-image", args=[artwork.pk])
             )
             image = format_html(
                 '<image href="{}" x="{}" y="{}" width="{}" height="{}" '
@@ -159,7 +168,7 @@ def thumb(artwork, sizes: str = "(max-width: 600px) 45vw, 160px", size: int = 16
     if len(checksum) != 64:
         return format_html(
             '<img src="{}" alt="{}" width="{}" height="{}" loading="{}">',
-            artwork.image.url,
+            reverse("curation:artwork-image", args=[artwork.pk]),
             alt,
             size,
             size,

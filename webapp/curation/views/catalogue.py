@@ -1,11 +1,10 @@
-"""The catalogue: a filterable grid of every work, a work's page, and its thumbnails."""
+"""The catalogue: a filterable grid of every work and a work's page (its image files are
+served by webapp.curation.views.files)."""
 
 from django.contrib.auth.decorators import login_required
-from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
 
 from webapp.curation.forms import CatalogueFilterForm
 from webapp.curation.selectors.artworks import (
@@ -15,7 +14,6 @@ from webapp.curation.selectors.artworks import (
     catalogue_facets,
 )
 from webapp.curation.selectors.visual import artwork_neighbours
-from webapp.curation.services import ThumbnailError, thumbnail_ensure
 
 WORKS_PER_PAGE = 24
 
@@ -63,19 +61,3 @@ def artwork_detail(request, pk: int):
             "collected_by": artwork_collectors(artwork=artwork),
         },
     )
-
-
-@login_required
-@require_GET
-def thumbnail(request, size: str, checksum: str):
-    """A WebP thumbnail, made on first request; its name is its content, so it is cached
-    by the browser for good."""
-    try:
-        name = thumbnail_ensure(checksum=checksum, size=int(size))
-    except ThumbnailError as error:
-        raise Http404(str(error)) from None
-    if name is None:
-        raise Http404("no work has this image")
-    response = FileResponse(default_storage.open(name, "rb"), content_type="image/webp")
-    response["Cache-Control"] = "private, max-age=31536000, immutable"
-    return response

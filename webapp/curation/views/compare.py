@@ -4,46 +4,37 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
-from webapp.curation.selectors.collectors import collector_find
-from webapp.curation.selectors.recommenders import recommender_choices
+from webapp.curation.forms import COMPARE_K_CHOICES, CompareForm
+from webapp.curation.selectors.recommenders import recommender_choices, recommender_choices_once
 from webapp.curation.selectors.side_by_side import MAX_COLUMNS, MIN_COLUMNS, side_by_side
-
-K_CHOICES = (5, 10, 20)
-DEFAULT_K = 10
 
 
 @login_required
 def compare(request):
     choices = recommender_choices()
-    known = {c.value for c in choices}
-    asked = list(dict.fromkeys(m for m in request.GET.getlist("m") if m))
-    errors = [f"“{m}” is not a trained method or a finished job." for m in asked if m not in known]
-    chosen = [m for m in asked if m in known]
-    try:
-        k = int(request.GET.get("k", DEFAULT_K))
-    except ValueError:
-        k = DEFAULT_K
-    k = k if k in K_CHOICES else DEFAULT_K
-    collector_value = request.GET.get("collector", "").strip()
-    collector = collector_find(collector_value)
-    if collector_value and collector is None:
-        errors.append(f"No collector “{collector_value}”.")
-    if request.GET and not (MIN_COLUMNS <= len(asked) <= MAX_COLUMNS):
-        errors.append(f"Choose {MIN_COLUMNS} to {MAX_COLUMNS} methods (you chose {len(asked)}).")
+    form = CompareForm(
+        request.GET or None,
+        known={c.value for c in choices},
+        min_columns=MIN_COLUMNS,
+        max_columns=MAX_COLUMNS,
+    )
     result = None
-    if collector is not None and not errors:  # a half-valid choice is explained, not guessed
-        result = side_by_side(collector=collector, choices=chosen, k=k)
+    if form.is_bound and form.is_valid():  # a half-valid choice is explained, not guessed
+        result = side_by_side(
+            collector=form.cleaned_data["collector"], choices=form.chosen, k=form.k
+        )
     return render(
         request,
         "curation/compare.html",
         {
+            "form": form,
             "choices": choices,
-            "chosen": chosen,
-            "k": k,
-            "k_choices": K_CHOICES,
-            "collector_value": collector_value,
-            "collector": collector,
-            "errors": errors,
+            # One checkbox per job: a serving job is a choice by name and by id.
+            "checkboxes": recommender_choices_once(form.chosen),
+            "chosen": form.chosen,
+            "k": form.k,
+            "k_choices": COMPARE_K_CHOICES,
+            "errors": form.non_field_errors() if form.is_bound else [],
             "result": result,
             "min_columns": MIN_COLUMNS,
             "max_columns": MAX_COLUMNS,

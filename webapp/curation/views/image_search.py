@@ -16,6 +16,7 @@ from webapp.curation.selectors.image_search import (
 from webapp.curation.selectors.visual import feature_set_active
 from webapp.curation.services import search_photo_keep
 from webapp.curation.uploads import PhotoUploadHandler
+from webapp.curation.views.files import search_photo_url
 
 
 # Exempt only so that the upload handler is in place before the CSRF check reads the
@@ -53,4 +54,5 @@ def _image_search(request, handler: PhotoUploadHandler):
             context["kept"] = search_photo_keep(
                 user=request.user, data=form.photo_bytes, extension=form.photo_extension
             )
+            context["kept_url"] = search_photo_url(context["kept"])
     return render(request, "curation/image_search.html", context)

@@ -1,9 +1,12 @@
 """Training jobs: the list, a form per method, a job's page with live progress, and the
-staff actions (cancel, requeue, serve, delete)."""
+staff actions (cancel, requeue, serve, delete).
+
+Who may act is the services' question (they raise PermissionDenied, which Django answers
+with templates/403.html); the form page, which calls no service, asks the same check.
+"""
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -11,6 +14,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from webapp import permissions
 from webapp.jobs.forms import MethodForm
 from webapp.jobs.methods import (
     extractor_choices,
@@ -37,6 +41,7 @@ ACTIONS = {
     "cancel": (training_job_cancel, "Cancel requested for"),
     "requeue": (training_job_requeue, "Queued again:"),
     "activate": (training_job_activate, "Now serving"),
+    "delete": (training_job_delete, "Deleted"),
 }
 
 
@@ -62,9 +67,16 @@ def job_list(request):
     )
 
 
-@staff_member_required
+def request_key(request) -> str:
+    """The form's one-time key (see the request_key_field tag); anything odd is ignored."""
+    key = request.POST.get("request_key", "")
+    return key if len(key) == 32 and all(c in "0123456789abcdef" for c in key) else ""
+
+
+@login_required
 def job_new(request, kind: str, method: str):
     """A form per method, its fields from the registry's default hyperparameters."""
+    permissions.permission_require(user=request.user, permission=permissions.TRAIN)
     if kind not in TrainingJob.Kind.values:
         raise Http404("unknown job kind")
     allowed = trainable_models() if kind == TrainingJob.Kind.TRAIN else extractors()
@@ -75,7 +87,11 @@ def job_new(request, kind: str, method: str):
         try:
             with transaction.atomic():
                 job = training_job_create(
-                    kind=kind, method=method, params=form.params(), user=request.user
+                    kind=kind,
+                    method=method,
+                    params=form.params(),
+                    user=request.user,
+                    request_key=request_key(request),
                 )
         except JobError as error:
             form.add_error(None, str(error))
@@ -95,17 +111,23 @@ def job_new(request, kind: str, method: str):
     )
 
 
-@staff_member_required
+@login_required
 @require_POST
 def job_train(request):
     """One click: a method with its defaults, or every default method."""
     try:
         with transaction.atomic():
             if request.POST.get("defaults"):
-                jobs = default_training_jobs_create(user=request.user)
+                jobs = default_training_jobs_create(
+                    user=request.user, request_key=request_key(request)
+                )
                 messages.success(request, f"Queued {len(jobs)} default trainings.")
                 return redirect("curation:job-list")
-            job = training_job_create(method=request.POST.get("method", ""), user=request.user)
+            job = training_job_create(
+                method=request.POST.get("method", ""),
+                user=request.user,
+                request_key=request_key(request),
+            )
     except JobError as exc:
         messages.error(request, str(exc))
         return redirect("curation:job-list")
@@ -117,24 +139,23 @@ def job_train(request):
     return redirect("curation:job-detail", pk=job.pk)
 
 
-@staff_member_required
+@login_required
 @require_POST
 def job_action(request, pk: int, action: str):
+    if action not in ACTIONS:
+        raise Http404("unknown action")
     job = get_object_or_404(TrainingJob, pk=pk)
+    service, verb = ACTIONS[action]
     try:
         with transaction.atomic():
-            if action == "delete":
-                training_job_delete(job=job)
-                messages.success(request, f"Deleted job #{pk} and its files.")
-                return redirect("curation:job-list")
-            if action not in ACTIONS:
-                raise Http404("unknown action")
-            service, verb = ACTIONS[action]
-            service(job=job)
+            service(job=job, user=request.user)
     except JobError as error:
         messages.error(request, str(error))
-    else:
-        messages.success(request, f"{verb} job #{pk}.")
+        return redirect("curation:job-detail", pk=pk)
+    if action == "delete":
+        messages.success(request, f"Deleted job #{pk} and its files.")
+        return redirect("curation:job-list")
+    messages.success(request, f"{verb} job #{pk}.")
     return redirect("curation:job-detail", pk=pk)
 
 

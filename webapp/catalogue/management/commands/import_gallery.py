@@ -1,10 +1,14 @@
-"""manage.py import_gallery: a thin wrapper around webapp.catalogue.importing.gallery_import."""
+"""manage.py import_gallery: a thin wrapper around webapp.catalogue.importing.gallery_import,
+through the service that checks the acting user (--user or $VITRINE_USER) may import."""
 
 import sys
 
+from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 
-from webapp.catalogue.importing import ImportFailed, gallery_import
+from webapp.catalogue.importing import ImportFailed, ImportInterrupted
+from webapp.catalogue.services import gallery_import_by
+from webapp.permissions import command_user, user_argument_add
 
 
 class Command(BaseCommand):
@@ -36,11 +40,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-progress", action="store_true", help="no progress bar even on a terminal"
         )
+        user_argument_add(parser)
 
     def handle(self, *args, **options):
+        user = command_user(options["acting_user"])
         progress, close = self._progress(options)
         try:
-            report = gallery_import(
+            report = gallery_import_by(
+                user=user,
                 items_path=options["items"],
                 interactions_path=options["interactions"],
                 images_dir=options["images"],
@@ -51,6 +58,17 @@ class Command(BaseCommand):
             )
         except ImportFailed as failed:
             raise CommandError(failed.report.render()) from None
+        except PermissionDenied as refused:
+            raise CommandError(str(refused)) from None
+        except ImportInterrupted as stopped:
+            close()
+            outcome = (
+                "the import had committed and is complete"
+                if stopped.committed
+                else "nothing was written and no stored file was left behind"
+            )
+            self.stderr.write(f"{stopped}: {outcome}.")
+            sys.exit(stopped.exit_code)  # as a shell reports a process ended by the signal
         finally:
             close()
         self.stdout.write(report.render())

@@ -57,6 +57,7 @@ class Command(BaseCommand):
             "VITRINE_VAR_DIR": str(folder),
             "DATABASE_URL": f"sqlite:///{folder}/bench.sqlite3",
             "MEDIA_ROOT": str(folder / "media"),
+            "VITRINE_ARTEFACTS_ROOT": str(folder / "artefacts"),
             "DEBUG": "0",
             "PYTHONUNBUFFERED": "1",
         }
@@ -152,10 +153,13 @@ class Command(BaseCommand):
         from webapp.curation.selectors.artworks import catalogue_facets
         from webapp.jobs.running import training_job_run
         from webapp.jobs.services import training_job_create
+        from webapp.permissions import staff_group_ensure
 
+        trainer, _ = User.objects.get_or_create(username="bench-staff")
+        trainer.groups.add(staff_group_ensure())
         jobs = {}
         for method in ("popularity", "visrank", "random"):
-            job = training_job_create(method=method, enqueue=False)
+            job = training_job_create(method=method, user=trainer, enqueue=False)
             if training_job_run(job_id=job.pk) != "succeeded":
                 job.refresh_from_db()
                 raise CommandError(f"training {method} failed: {job.error}")

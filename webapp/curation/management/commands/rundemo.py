@@ -1,14 +1,14 @@
 """`manage.py rundemo`: the whole demo in one command, stopped with Ctrl-C.
 
 Migrates, generates the demo gallery when the database is empty, creates the demo
-logins, starts one Celery worker and the web server, queues the default trainings
-that have not run yet, and prints where to go.
+logins, collects the static files, starts one Celery worker and the site under gunicorn
+(Django's runserver with --dev), queues the default trainings that have not run yet, and
+prints where to go.
 """
 
 import os
 import signal
 import subprocess
-import sys
 import time
 
 from django.conf import settings
@@ -19,26 +19,42 @@ from django.db import transaction
 
 from webapp.catalogue.models import Artwork
 from webapp.jobs.services import default_training_jobs_create
+from webapp.permissions import staff_group_ensure
+from webapp.servers import (
+    gunicorn_command,
+    is_root,
+    runserver_command,
+    worker_command,
+    worker_environment,
+)
 
 DEMO_USERS = (
     # (username, password env var, default password, is_staff)
     ("curator", "VITRINE_CURATOR_PASSWORD", "curator-demo", False),
     ("staff", "VITRINE_STAFF_PASSWORD", "staff-demo", True),
 )
+DEMO_STAFF = "staff"
 
 
 def demo_users_ensure() -> list[tuple[str, str, bool]]:
-    """Create the demo logins once; a second run keeps their passwords as they are."""
+    """Create the demo logins once; a second run keeps their passwords as they are.
+
+    Neither is a superuser: the staff login may train, cancel, requeue, serve, delete and
+    import because it is in the "Vitrine staff" group (webapp/permissions.py), and the
+    curator holds no permission at all. Every run puts the accounts back in that state.
+    """
     User = get_user_model()
+    group = staff_group_ensure()
     created = []
     for username, env_name, default, is_staff in DEMO_USERS:
         password = os.environ.get(env_name, default)
-        user, made = User.objects.get_or_create(
-            username=username, defaults={"is_staff": is_staff, "is_superuser": is_staff}
-        )
+        user, made = User.objects.get_or_create(username=username)
         if made:
             user.set_password(password)
-            user.save()
+        user.is_staff, user.is_superuser = is_staff, False
+        user.save()
+        user.user_permissions.clear()
+        user.groups.set([group] if is_staff else [])
         created.append((username, password, is_staff))
     return created
 
@@ -54,6 +70,9 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument(
             "--no-serve", action="store_true", help="prepare and queue, then exit (for scripts)"
+        )
+        parser.add_argument(
+            "--dev", action="store_true", help="serve with Django's runserver instead of gunicorn"
         )
 
     def handle(self, *args, **options):
@@ -79,39 +98,26 @@ class Command(BaseCommand):
 
         children = []
         if not options["no_serve"]:
-            children.append(
-                self._spawn(
-                    [
-                        sys.executable,
-                        "-m",
-                        "celery",
-                        "-A",
-                        "workers.celery",
-                        "worker",
-                        "-Q",
-                        settings.CELERY_TASK_DEFAULT_QUEUE,
-                        "--concurrency",
-                        "1",
-                        "--loglevel",
-                        "INFO",
-                        "-n",
-                        "demo@%h",
-                    ]
+            queue = settings.CELERY_TASK_DEFAULT_QUEUE
+            if is_root():
+                self.stdout.write(
+                    "The demo's worker runs as root, as this shell does; in production run "
+                    "workers as an unprivileged user (docs/operations.md)."
                 )
+            children.append(self._spawn(worker_command(queue, "demo@%h"), env=worker_environment()))
+            host, port = options["host"], options["port"]
+            server = (
+                runserver_command(host, port) if options["dev"] else gunicorn_command(host, port)
             )
-            children.append(
-                self._spawn(
-                    [
-                        sys.executable,
-                        "manage.py",
-                        "runserver",
-                        "--noreload",
-                        f"{options['host']}:{options['port']}",
-                    ]
-                )
+            children.append(self._spawn(server))
+            self.stdout.write(
+                f"Started a worker on queue {queue} and the site under "
+                + ("Django's development server." if options["dev"] else "gunicorn.")
             )
         with transaction.atomic():
-            queued = default_training_jobs_create(only_missing=True)
+            queued = default_training_jobs_create(
+                user=get_user_model().objects.get(username=DEMO_STAFF), only_missing=True
+            )
         if queued:
             self.stdout.write("Queued training: " + ", ".join(j.method for j in queued))
         else:
@@ -128,9 +134,9 @@ class Command(BaseCommand):
         self.stdout.write("Press Ctrl-C to stop the worker and the site.\n")
         self._supervise(children)
 
-    def _spawn(self, command: list[str]) -> subprocess.Popen:
+    def _spawn(self, command: list[str], env: dict | None = None) -> subprocess.Popen:
         # Own process group, so Ctrl-C reaches us once and we stop the children in order.
-        return subprocess.Popen(command, cwd=settings.BASE_DIR, start_new_session=True)
+        return subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, start_new_session=True)
 
     def _supervise(self, children: list[subprocess.Popen]) -> None:
         stop = False
