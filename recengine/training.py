@@ -134,6 +134,9 @@ def train_loop(
         logger.info("resumed from %s after epoch %d", Path(checkpoint).name, saved["epoch"])
         if callback is not None:
             callback(saved["epoch"] / epochs, f"resumed after epoch {saved['epoch']}")
+        if validate is not None and since_best >= patience:
+            # It had stopped early; the kill came after. Training on would pick another epoch.
+            stopped_early, first_epoch = True, epochs + 1
     for epoch in range(first_epoch, epochs + 1):
         module.train()
         epoch_start = time.perf_counter()
@@ -261,9 +264,10 @@ def _restore_random_state(
     if not state:  # a checkpoint from before random states were kept: resume as it can
         logger.warning("checkpoint has no random-number state; the resumed run will differ")
         return
-    torch.set_rng_state(state["torch"])
+    # torch.load put the tensors on the training device; RNG states live on the CPU.
+    torch.set_rng_state(state["torch"].cpu())
     if "cuda" in state and device.type == "cuda":
-        torch.cuda.set_rng_state(state["cuda"], device)
+        torch.cuda.set_rng_state(state["cuda"].cpu(), device)
     version, internal, gauss = json.loads(state["python"])
     random.setstate((version, tuple(internal), gauss))
     numpy_global = json.loads(state["numpy_global"])

@@ -220,6 +220,13 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False  # no banner on every manage.py command; failures are still logged
+# Behind a reverse proxy every request comes from the proxy's address, and a lockout per
+# (username, address) would lock a username out for everyone. VITRINE_PROXY_COUNT=1 (one
+# nginx in front, which sets X-Forwarded-For) makes axes read the client's own address.
+VITRINE_PROXY_COUNT = int(os.environ.get("VITRINE_PROXY_COUNT", "0"))
+if VITRINE_PROXY_COUNT:
+    AXES_IPWARE_PROXY_COUNT = VITRINE_PROXY_COUNT
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
 
 # Per process (each gunicorn worker has its own): a 12 x 12 pixel sample per work and a
 # palette per collector (webapp/curation/selectors/palettes.py), the catalogue's facets.

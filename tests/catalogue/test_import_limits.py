@@ -73,6 +73,24 @@ def test_a_npy_over_the_cap_is_refused_and_one_under_it_imported(tmp_path, setti
     assert report.feature_set == ("imported", 3, 299, True)
 
 
+@pytest.mark.parametrize("dtype", ["<U100000", "V4000", [("a", "<f4", (1000,))], "<c16"], ids=str)
+def test_vectors_of_a_wide_or_structured_type_are_refused_from_their_header(
+    tmp_path, monkeypatch, dtype
+):
+    """The cap counts values, so a type whose one value is kilobytes is refused by kind."""
+    gallery = make_gallery(tmp_path)
+    path = gallery.root / "wide.npz"
+    np.savez_compressed(path, ids=np.array(["101", "102"]), vectors=np.zeros((2, 3), dtype=dtype))
+
+    def never(*args, **kwargs):
+        raise AssertionError("the arrays were loaded")
+
+    monkeypatch.setattr(np, "load", never)
+    failed = refused(**gallery.kwargs(embeddings_path=path))
+    (reason,) = reasons(failed, "wide.npz", None)
+    assert reason.startswith("'vectors' is of type") and "plain numbers" in reason
+
+
 def test_embeddings_ids_longer_than_an_item_id_are_refused_from_their_header(tmp_path):
     gallery = make_gallery(tmp_path)
     np.savez(gallery.root / "long.npz", ids=np.array(["101", "x" * 101]), vectors=np.ones((2, 3)))

@@ -205,3 +205,32 @@ def test_a_resumed_fit_draws_what_an_uninterrupted_one_draws(name, tmp_path):
     assert [e["loss"] for e in resumed.history_] == [e["loss"] for e in straight.history_]
     users = np.arange(train.n_users)
     np.testing.assert_array_equal(resumed.score(users), straight.score(users))
+
+
+def test_a_fit_killed_after_it_stopped_early_does_not_train_on_when_resumed(tmp_path):
+    x, y = _regression_problem()
+    path = tmp_path / "ckpt.pt"
+    scores = iter([0.5, 0.4, 0.3, 0.2, 0.1, 0.0] * 2)
+
+    def run():
+        torch.manual_seed(0)
+        module = torch.nn.Linear(4, 1)
+        result = train_loop(
+            module,
+            batches=lambda epoch: [(x, y)],
+            loss_fn=lambda m, b: (m(b[0]).squeeze(1) - b[1]).pow(2).mean(),
+            epochs=6,
+            lr=0.05,
+            validate=lambda: next(scores),
+            patience=2,
+            checkpoint=path,
+        )
+        return module, result
+
+    first_module, first = run()  # stops after epoch 3: two validations without a gain
+    assert first.stopped_early and [r.epoch for r in first.history] == [1, 2, 3]
+    # the worker dies after the loop (e.g. while testing); the next attempt resumes
+    module, resumed = run()
+    assert resumed.stopped_early and [r.epoch for r in resumed.history] == [1, 2, 3]
+    assert resumed.best_epoch == first.best_epoch == 1
+    torch.testing.assert_close(module.weight, first_module.weight)

@@ -136,3 +136,17 @@ def test_two_simultaneous_posts_with_one_key_make_one_job(client, small_gallery,
     assert [a.status_code for a in answers] == [302, 302]
     job = TrainingJob.objects.get()
     assert {a["Location"] for a in answers} == {reverse("curation:job-detail", args=[job.pk])}
+
+
+@pytest.mark.django_db
+def test_a_key_sent_again_with_another_method_is_refused_not_answered_with_the_old_job(
+    client, small_gallery, sent
+):
+    client.force_login(trainer())
+    client.post(reverse("curation:job-train"), {"method": "popularity", "request_key": "f" * 32})
+    # Back, another method, submit: the old page's key comes again
+    response = client.post(
+        reverse("curation:job-train"), {"method": "random", "request_key": "f" * 32}, follow=True
+    )
+    assert "this form was already used for job" in response.content.decode()
+    assert list(TrainingJob.objects.values_list("method", flat=True)) == ["popularity"]

@@ -6,6 +6,7 @@ retries (12.8 s measured) and leaving a traceback behind.
 """
 
 import os
+import time
 
 from django.conf import settings
 
@@ -17,9 +18,23 @@ def broker_address() -> str:
     return settings.CELERY_BROKER_URL.split("@")[-1]
 
 
+CACHE_S = 3.0  # one answer serves every job of one click ("Train all default methods")
+_answers: dict[str, tuple[float, str]] = {}
+
+
 def broker_problem(*, timeout_s: float = CHECK_TIMEOUT_S) -> str:
-    """ "" when the broker answers within ``timeout_s``; otherwise one line saying why."""
+    """An empty string when the broker answers within ``timeout_s``; otherwise one line
+    saying why. An answer is reused for CACHE_S seconds, so N jobs sent at once wait once."""
     url = settings.CELERY_BROKER_URL
+    now = time.monotonic()
+    if url in _answers and now - _answers[url][0] < CACHE_S:
+        return _answers[url][1]
+    answer = _ask(url, timeout_s)
+    _answers[url] = (time.monotonic(), answer)
+    return answer
+
+
+def _ask(url: str, timeout_s: float) -> str:
     if url.startswith("filesystem://"):
         return _folders_problem(settings.CELERY_BROKER_TRANSPORT_OPTIONS or {})
     from kombu import Connection
@@ -36,7 +51,7 @@ def broker_problem(*, timeout_s: float = CHECK_TIMEOUT_S) -> str:
     try:
         # One try, no retries: the caller wants an answer, not a wait.
         connection.ensure_connection(
-            max_retries=1, interval_start=0, interval_step=0, timeout=timeout_s
+            max_retries=0, interval_start=0, interval_step=0, timeout=timeout_s
         )
     except Exception as exc:  # kombu raises several types for one cause: unreachable
         return f"Could not reach the task broker ({broker_address()}): {_one_line(exc)}"

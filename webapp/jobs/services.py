@@ -73,11 +73,11 @@ def training_job_create(
     click, a resent form) gets the job the first one made instead of a new one."""
     permissions.permission_require(user=user, permission=permissions.TRAIN)
     validate_method(kind=kind, method=method)
+    merged = {**method_defaults(kind=kind, method=method), **(params or {})}
     if request_key:
         earlier = TrainingJob.objects.filter(request_key=request_key).first()
         if earlier is not None:
-            return earlier
-    merged = {**method_defaults(kind=kind, method=method), **(params or {})}
+            return _same_request(earlier, kind=kind, method=method, params=merged, user=user)
     try:
         with transaction.atomic():  # a savepoint: a lost race leaves the caller's work alone
             job = TrainingJob.objects.create(
@@ -91,9 +91,31 @@ def training_job_create(
     except IntegrityError:
         if not request_key:
             raise
-        return TrainingJob.objects.get(request_key=request_key)  # the other click won
+        earlier = TrainingJob.objects.get(request_key=request_key)  # the other click won
+        return _same_request(earlier, kind=kind, method=method, params=merged, user=user)
     if enqueue:
         transaction.on_commit(lambda: training_job_enqueue(job_id=job.pk))
+    return job
+
+
+def _same_request(job: TrainingJob, *, kind, method, params, user) -> TrainingJob:
+    """The job a key already made, if this request asks for the same thing; a form sent
+    again with other choices (Back, change, submit) is refused rather than answered with
+    the wrong job."""
+    import json
+
+    as_stored = json.loads(json.dumps(params))  # tuples come back from the row as lists
+    same = (job.kind, job.method, job.params, job.created_by_id) == (
+        kind,
+        method,
+        as_stored,
+        getattr(user, "pk", None),
+    )
+    if not same:
+        raise JobError(
+            f"this form was already used for job #{job.pk} ({job.method}); reload the page "
+            "to start another job"
+        )
     return job
 
 

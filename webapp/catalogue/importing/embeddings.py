@@ -56,6 +56,15 @@ def _npy_header(handle) -> tuple[tuple[int, ...], np.dtype]:
     return tuple(int(n) for n in shape), dtype
 
 
+def _plain_numbers(dtype: np.dtype) -> bool:
+    return (
+        dtype.kind in "biuf"
+        and dtype.names is None
+        and dtype.subdtype is None
+        and dtype.itemsize <= 8
+    )
+
+
 def _array_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     """The header of each array in a .npy (key "") or .npz, by name. A .npz member is
     opened as a stream, so only its first bytes are decompressed."""
@@ -93,6 +102,16 @@ def _header_problems(
         if dtype.hasobject:
             problems.append(
                 Problem(name, None, f"{label} is stored as Python objects (a pickle): refused")
+            )
+        elif key != "ids" and not _plain_numbers(dtype):
+            # The value cap counts values; a wide or structured type would hide its bytes.
+            problems.append(
+                Problem(
+                    name,
+                    None,
+                    f"{label} is of type {dtype.str!r}: vectors must be plain numbers "
+                    "(float16/32/64 or integers)",
+                )
             )
         elif key == "ids" and dtype.kind in "US":
             length = dtype.itemsize // (4 if dtype.kind == "U" else 1)
