@@ -46,6 +46,26 @@ class PageSession:
                 raise RuntimeError("could not log in to the benchmarked site")
 
 
+def gallery_steps(folder, options) -> list[list[str]]:
+    """The manage.py commands that make a benchmark gallery in ``folder``: migrate, the demo
+    generator at the asked sizes, and bench_pages' trainings (shared by bench_load)."""
+    return [
+        ["migrate", "-v", "0"],
+        [
+            "make_demo_gallery",
+            "--artworks",
+            str(options["artworks"]),
+            "--collectors",
+            str(options["collectors"]),
+            "--image-size",
+            str(options["image_size"]),
+            "-v",
+            "0",
+        ],
+        ["bench_pages", "--prepare", "--folder", str(folder)],
+    ]
+
+
 def page_urls(plan: dict, requests: int, seed: int = 0) -> dict[str, list[str]]:
     """Per page, `requests` URLs that vary the collector, work, filters and picks."""
     rng = random.Random(seed)

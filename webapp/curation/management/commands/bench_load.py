@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from webapp.curation.load_bench import WRK, ServerRun, free_port, wrk_run, wrk_script
-from webapp.curation.page_bench import TARGET_P95_MS, PageSession, page_urls
+from webapp.curation.page_bench import TARGET_P95_MS, PageSession, gallery_steps, page_urls
 from webapp.servers import gunicorn_command, runserver_command
 
 SERVERS = ("gunicorn", "runserver")
@@ -116,21 +116,7 @@ class Command(BaseCommand):
                 )
             steps = [["migrate", "-v", "0"]]
         else:
-            steps = [
-                ["migrate", "-v", "0"],
-                [
-                    "make_demo_gallery",
-                    "--artworks",
-                    str(options["artworks"]),
-                    "--collectors",
-                    str(options["collectors"]),
-                    "--image-size",
-                    str(options["image_size"]),
-                    "-v",
-                    "0",
-                ],
-                ["bench_pages", "--prepare", "--folder", str(folder)],
-            ]
+            steps = gallery_steps(folder, options)
         steps.append(["collectstatic", "--noinput", "-v", "0"])
         for step in steps:
             started = time.perf_counter()

@@ -23,7 +23,13 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from webapp.curation.page_bench import TARGET_P95_MS, PageSession, measure, page_urls
+from webapp.curation.page_bench import (
+    TARGET_P95_MS,
+    PageSession,
+    gallery_steps,
+    measure,
+    page_urls,
+)
 
 BENCH_USER = "bench-curator"
 
@@ -66,21 +72,7 @@ class Command(BaseCommand):
         manage = [sys.executable, "manage.py"]
         plan_file = folder / "plan.json"
         if not plan_file.exists():
-            steps = [
-                ["migrate", "-v", "0"],
-                [
-                    "make_demo_gallery",
-                    "--artworks",
-                    str(options["artworks"]),
-                    "--collectors",
-                    str(options["collectors"]),
-                    "--image-size",
-                    str(options["image_size"]),
-                    "-v",
-                    "0",
-                ],
-                ["bench_pages", "--prepare", "--folder", str(folder)],
-            ]
+            steps = gallery_steps(folder, options)
             for step in steps:
                 started = time.perf_counter()
                 self.stderr.write(f"{step[0]} …")
