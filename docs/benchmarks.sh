@@ -25,16 +25,15 @@ citeulike() {
     --models slim --out $OUT/citeulike-slim.json
 }
 
-# "Are we really making progress": NeuMF against the tuned BPR-MF and EASE, one run, paired.
-# BPR and EASE take the settings the citeulike section's grids chose on validation (BPR's
-# best setting was still improving at its 100-epoch cap, so it may run to 200 here).
+# "Are we really making progress": NeuMF (GMF and MLP pre-trained, its default) against the
+# tuned BPR-MF, EASE and WMF, one run, paired. The baselines take the settings the citeulike
+# section's grids chose on validation (BPR's best setting was still improving at its
+# 100-epoch cap, so it may run to 200 here; early stopping on validation decides).
 citeulike_neumf() {
   $R bench --data $DATA/citeulike-a --protocol sampled --k 10 --quiet \
-    --models neumf,bpr,bpr@hinge,ease \
+    --models neumf,bpr,ease,wmf \
     --params '{"bpr": {"factors": 256, "lr": 0.001, "reg": 0.003, "epochs": 200},
-               "bpr@hinge": {"factors": 256, "lr": 0.001, "reg": 0.003, "epochs": 200,
-                             "loss": "hinge"},
-               "ease": {"l2": 300}}' \
+               "ease": {"l2": 300}, "wmf": {"factors": 64, "alpha": 40.0, "reg": 1.0}}' \
     --per-user $OUT/citeulike-neumf-users.npz --out $OUT/citeulike-neumf.json
 }
 
@@ -236,6 +235,30 @@ site() {
 # shares the cores: the JSON keeps the load average before and after.
 load() {
   $M bench_load --folder var/bench-load --duration 60 --connections 8 --out $OUT/load.json
+}
+
+# Issue 14. Vitrine's models beside implicit and Cornac (the optional "peers" group, installed
+# here and nowhere else): same data, 2 threads each, one subprocess per run.
+peers() {
+  uv sync --frozen --group peers --group dev --quiet
+  uv run --frozen --group peers python -m recengine.bench_peers --threads 2 \
+    --out $OUT/peers.json
+}
+
+# The training-free graph filters on gowalla's LightGCN split, the papers' settings.
+graph_filters() {
+  $R bench --data $DATA/gowalla --protocol full --k 20 --metrics Recall,NDCG --quiet \
+    --no-validation --models gfcf --out $OUT/gowalla-gfcf.json
+  $R bench --data $DATA/gowalla --protocol full --k 20 --metrics Recall,NDCG --quiet \
+    --no-validation --models bspm --out $OUT/gowalla-bspm.json
+}
+
+# LightGCN with the authors' settings (64 factors, 3 layers, lr 1e-3, reg 1e-4, batch 2048),
+# scored on the test set every 5 epochs of one run, for as long as BUDGET minutes allow.
+lightgcn_curve() {
+  uv run --frozen python -m recengine.bench_curve --data $DATA/gowalla --model lightgcn \
+    --params '{"factors": 64, "layers": 3, "lr": 0.001, "reg": 0.0001, "batch_size": 2048}' \
+    --every 5 --budget-minutes "${BUDGET:-60}" --out $OUT/lightgcn-curve.json
 }
 
 for section in "${@:-citeulike}"; do "$section"; done

@@ -36,6 +36,12 @@ def add_bench_arguments(bench: argparse.ArgumentParser) -> None:
         help="fit once on all of train with the given settings: no tuning, no early stopping",
     )
     bench.add_argument(
+        "--refit-with-valid",
+        action="store_true",
+        help="fit the final model on train and the split's validation events (settings and "
+        "epochs chosen on validation first); recorded in the JSON",
+    )
+    bench.add_argument(
         "--select", help="canonical metric the best setting and model are chosen by (NDCG@k)"
     )
     bench.add_argument(

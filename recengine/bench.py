@@ -5,6 +5,11 @@ directory has one (or the protocol's own validation rows), otherwise one random
 training item per user (users with at least 3) carved out of train. Gradient models
 early-stop on that validation data; when it was carved out of train, the final model is
 refitted on the whole training set for the number of epochs that validation chose.
+
+With ``refit_with_valid`` (``--refit-with-valid``) the final model is fitted on train and
+the split's validation events together, as the peers' final runs are: settings and epoch
+count are chosen on validation first, then the refit runs that many epochs without
+early stopping, and the test ranking excludes the validation items like training ones.
 """
 
 from __future__ import annotations
@@ -91,8 +96,11 @@ def _evaluate(model, train, test, negatives, ks, metrics):
     return evaluate(model, train, test, ks=ks, negatives=negatives, metrics=metrics)
 
 
-def _evaluate_final(model, setup: Setup, ks, metrics) -> EvaluationResult:
-    """The final test, with the protocol asked for."""
+def _evaluate_final(model, setup: Setup, ks, metrics, train=None) -> EvaluationResult:
+    """The final test, with the protocol asked for. ``train``: what the final model was
+    fitted on, when more than ``setup.train`` (the validation events too): its items are
+    excluded from the ranking and form the profiles."""
+    train = setup.train if train is None else train
     if setup.protocol == "one-of-a-kind":
         return evaluate_one_of_a_kind(
             model,
@@ -104,16 +112,15 @@ def _evaluate_final(model, setup: Setup, ks, metrics) -> EvaluationResult:
             ks=ks,
         )
     if setup.protocol == "profile-cut":
-        return evaluate_profile_cut(model, setup.train, setup.test, ks=ks)
+        return evaluate_profile_cut(model, train, setup.test, ks=ks)
     fold_in, known_users = setup.fold_in, False
     if getattr(model, "sequential", False) and len(setup.tune_valid) and not setup.valid_carved:
         # Next-item protocol: the test item follows the whole history, validation item
-        # included; the model reads it with its trained user parameters (it trained on
-        # train only).
+        # included; the model reads it with its trained user parameters.
         fold_in, known_users = concatenate([setup.train, setup.tune_valid]), True
     return evaluate(
         model,
-        setup.train,
+        train,
         setup.test,
         ks=ks,
         negatives=setup.negatives,
@@ -123,13 +130,14 @@ def _evaluate_final(model, setup: Setup, ks, metrics) -> EvaluationResult:
     )
 
 
-def _tuning_parts(setup: Setup):
+def _tuning_parts(setup: Setup, refit_with_valid: bool = False):
     """(train, valid, unseen works) of a tuning fit and (train, valid, unseen) of the final
     fit. Cold-start works are out of every training catalogue: validation works too while
     tuning; the final fit learns from the validation works' events (they were only held
     out to tune on) and sees the test works only through the cold path."""
     if setup.test_items is None:
-        return (setup.tune_train, setup.tune_valid, None), (setup.train, None, None)
+        final = concatenate([setup.train, setup.tune_valid]) if refit_with_valid else setup.train
+        return (setup.tune_train, setup.tune_valid, None), (final, None, None)
     tune = (setup.tune_train, setup.tune_valid, setup.test_items | setup.valid_items)
     final = concatenate([setup.train, setup.tune_valid])
     return tune, (final, None, setup.test_items)
@@ -146,8 +154,10 @@ def run_model(
     select: str,
     quiet: bool = False,
     validate: bool = True,
+    refit_with_valid: bool = False,
 ) -> tuple[dict[str, Any], EvaluationResult]:
-    """Tune (optionally), fit and evaluate one model; returns its JSON row and result."""
+    """Tune (optionally), fit and evaluate one model; returns its JSON row and result.
+    ``refit_with_valid``: the final fit learns from train and validation (module doc)."""
     info = model_info(model_name(name))
     missing = [need for need in info["needs"] if getattr(setup.train, need) is None]
     if missing:
@@ -156,7 +166,13 @@ def run_model(
     gradient = isinstance(create_model(model_name(name)), GradientRecommender)
     points = grid_points(name, fixed, use_grid)
     cold = setup.test_items is not None
-    (tune_train, tune_valid, tune_unseen), (final_train, _, final_unseen) = _tuning_parts(setup)
+    refit = setup.refits_with_valid(refit_with_valid)
+    # Both a carved validation and a refit leave the final fit without validation data:
+    # validation runs first, on the tuning fits, and chooses the epoch count.
+    tune_first = setup.valid_carved or refit
+    (tune_train, tune_valid, tune_unseen), (final_train, _, final_unseen) = _tuning_parts(
+        setup, refit
+    )
     tried = []
     best = None
     if not validate:
@@ -165,7 +181,7 @@ def run_model(
     # works are outside the catalogue while training, so gradient models run their epochs.
     early_stop = gradient and not cold
     try:
-        if validate and (len(points) > 1 or (early_stop and setup.valid_carved)):
+        if validate and (len(points) > 1 or (early_stop and tune_first)):
             for n, params in enumerate(points, start=1):
                 model, seconds = _fit(
                     name,
@@ -189,15 +205,15 @@ def run_model(
                     best = (value, params, getattr(model, "best_epoch_", None))
                 del model
         chosen = dict(best[1]) if best else dict(points[0])
-        final_valid = None if setup.valid_carved or not validate or cold else setup.tune_valid
-        if early_stop and setup.valid_carved and best is not None and best[2]:
+        final_valid = None if tune_first or not validate or cold else setup.tune_valid
+        if early_stop and tune_first and best is not None and best[2]:
             chosen["epochs"] = int(best[2])  # the epoch count validation chose
         with PeakMemory() as fit_memory:
             model, fit_seconds = _fit(
                 name, chosen, final_train, final_valid, name, quiet, unseen=final_unseen
             )
         with PeakMemory() as eval_memory:
-            result = _evaluate_final(model, setup, ks, metrics)
+            result = _evaluate_final(model, setup, ks, metrics, None if cold else final_train)
     except NotImplementedError as error:
         return {"model": name, "hyperparameters": fixed, "error": str(error)}, None
     result.snapshot = setup.snapshot
@@ -206,6 +222,7 @@ def run_model(
         "hyperparameters": model.hyperparameters,
         "metrics": {k: round(v, 6) for k, v in result.metrics.items()},
         "fit_seconds": round(fit_seconds, 3),
+        "final_fit_rows": len(final_train),
         "eval_seconds": round(result.seconds, 3),
         "peak_memory_mb": round(max(fit_memory.peak, eval_memory.peak) / 2**20, 1),
         "eval_peak_memory_mb": round(eval_memory.peak / 2**20, 1),
@@ -230,6 +247,8 @@ def run_model(
         row["best_epoch"] = model.best_epoch_
         seconds = [epoch["seconds"] for epoch in model.history_]
         row["epoch_seconds"] = round(float(np.mean(seconds)), 3) if seconds else None
+        row["epoch_seconds_median"] = round(float(np.median(seconds)), 3) if seconds else None
+        row["epoch_seconds_min"] = round(float(np.min(seconds)), 3) if seconds else None
     return row, result
 
 
@@ -307,6 +326,7 @@ def run(args, data: BenchmarkData | None = None) -> dict[str, Any]:
         target_kinds=tuple((getattr(args, "target_kinds", None) or "purchase").split(",")),
         profile_kinds=tuple(kinds.split(",")) if kinds else None,
     )
+    refit_with_valid = bool(getattr(args, "refit_with_valid", False))
     rows, results = [], {}
     for name in names:
         row, result = run_model(
@@ -319,6 +339,7 @@ def run(args, data: BenchmarkData | None = None) -> dict[str, Any]:
             validate=not getattr(args, "no_validation", False),
             select=select,
             quiet=args.quiet,
+            refit_with_valid=refit_with_valid,
         )
         rows.append(row)
         if result is not None:
@@ -348,12 +369,19 @@ def run(args, data: BenchmarkData | None = None) -> dict[str, Any]:
         "profile_kinds": list(setup.profile_kinds) if setup.profile_kinds else "all",
         "negatives": (
             "negatives.csv"
-            if setup.negatives is data.negatives and data.negatives is not None
+            if data.negatives is not None
+            and (setup.negatives is data.negatives or setup.negatives_dropped is not None)
             else (
                 f"{setup.negatives.width} {args.negatives}, seed {args.seed}"
                 if setup.negatives is not None
                 else None
             )
+        ),
+        "refit_with_valid": refit_with_valid,
+        "final_fit": (
+            setup.final_fit(refit_with_valid)
+            if not getattr(args, "no_validation", False)
+            else "train (no validation: fixed settings, no tuning, no early stopping)"
         ),
         "k": list(ks),
         "seed": args.seed,
@@ -372,6 +400,8 @@ def run(args, data: BenchmarkData | None = None) -> dict[str, Any]:
         "models": rows,
         "paired_tests": tests,
     }
+    if setup.negatives_dropped is not None:
+        report["negatives_dropped"] = setup.negatives_dropped  # the users' own items
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2))
     if args.per_user:

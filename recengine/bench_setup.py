@@ -58,6 +58,27 @@ class Setup:
     test_items: np.ndarray | None = None  # cold-start works: not in any training catalogue
     valid_items: np.ndarray | None = None
     snapshot: str = ""
+    # negatives.csv on a split it was not published with: pairs dropped because they are
+    # the user's own items in this split (None: the file's split, used as given)
+    negatives_dropped: int | None = None
+
+    def refits_with_valid(self, asked: bool) -> bool:
+        """Whether the final fit adds the split's validation events to train: when asked
+        and train lacks them (validation carved out of train is in it already; the final
+        fit of a cold-start split always has them)."""
+        return (
+            asked and not self.valid_carved and self.test_items is None and len(self.tune_valid) > 0
+        )
+
+    def final_fit(self, asked: bool) -> str:
+        """What the final models learn from, for the report."""
+        if self.test_items is not None:
+            return "train + validation (a cold-start split's validation works always join)"
+        if self.refits_with_valid(asked):
+            return "train + validation"
+        if self.valid_carved:
+            return "train (validation was carved out of it for tuning)"
+        return "train"
 
 
 def snapshot_of(data: Interactions, name: str) -> str:
@@ -123,6 +144,25 @@ def carve_validation(train: Interactions, seed: int) -> tuple[Interactions, Inte
     return train.select(~held), train.select(held)
 
 
+def published_negatives(negatives: Negatives, known: list[Interactions]) -> tuple[Negatives, int]:
+    """negatives.csv on a split other than the one it came with (leave-last-out of the
+    same events, say): a negative that is one of the user's own items in any part of
+    this split is dropped (padded with -1), as ``sample_negatives`` would never draw
+    it; the rest are kept in the file's order. Returns (table, pairs dropped). On the
+    given split the file is used exactly as published."""
+    seen = known[0].matrix()
+    for part in known[1:]:
+        seen = seen + part.matrix()
+    seen = seen.tocsr()
+    table = negatives.items.copy()
+    users = np.repeat(negatives.users, table.shape[1]).reshape(table.shape)
+    real = table >= 0
+    own = np.zeros(table.shape, dtype=bool)
+    own[real] = np.asarray(seen[users[real], table[real]]).reshape(-1) > 0
+    table[own] = -1
+    return Negatives(users=negatives.users, items=table), int(own.sum())
+
+
 def prepare(
     data: BenchmarkData,
     *,
@@ -144,12 +184,15 @@ def prepare(
         tune_train, tune_valid = carve_validation(parts.train, seed)
     else:
         tune_train, tune_valid = parts.train, parts.valid
-    negatives = tune_negatives = None
+    negatives = tune_negatives = dropped = None
     if protocol == "sampled":
         known = [p for p in (parts.train, parts.valid, parts.test, parts.fold_in) if p is not None]
         popularity = parts.train.item_popularity()
         if sampled is None and data.negatives is not None and split == "given":
             negatives = data.negatives
+        elif sampled is None and data.negatives is not None and split == "temporal-loo":
+            # published negatives per user serve any per-user hold-out of the same users
+            negatives, dropped = published_negatives(data.negatives, known)
         else:
             negatives = sample_negatives(
                 np.unique(parts.test.users),
@@ -184,4 +227,5 @@ def prepare(
         test_items=parts.test_items,
         valid_items=parts.valid_items,
         snapshot=snapshot_of(source_of(data), data.name),
+        negatives_dropped=dropped,
     )

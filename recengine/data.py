@@ -19,6 +19,22 @@ def _as_str_array(values: Iterable) -> np.ndarray:
     return np.array([str(v) for v in values], dtype=object)
 
 
+def id_ranks(ids: Sequence[str]) -> np.ndarray:
+    """(len(ids),) int64 position of each external id in ascending order: as integers
+    when every id is a plainly written integer (str(int(id)) == id), else as strings."""
+    keys: list = list(ids)
+    try:
+        numbers = [int(key) for key in keys]
+    except ValueError:
+        numbers = None
+    if numbers is not None and all(str(n) == key for n, key in zip(numbers, keys, strict=True)):
+        keys = numbers  # "10" after "9", as in a file of integer ids read as numbers
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    ranks = np.empty(len(keys), dtype=np.int64)
+    ranks[order] = np.arange(len(keys))
+    return ranks
+
+
 def _optional(values, dtype, name: str, length: int | None = None) -> np.ndarray | None:
     if values is None:
         return None
@@ -300,11 +316,23 @@ class Interactions:
         )
 
     def chronological_order(self) -> np.ndarray:
-        """(n,) row order grouped by user, then timestamp; ties keep original order."""
+        """(n,) row order grouped by user, then timestamp.
+
+        Events of one user at the same timestamp are ordered by external item id, the
+        larger id last (the peers' rule: of tied last events the larger id is held out),
+        so the order does not depend on the order of the rows: ids compare as integers
+        when every id is one written plainly ("7", "-3"; not "007"), else as strings
+        (code-point order). Rows equal in user, time and item, and every row of a log
+        without timestamps (where row order is the only time there is), keep their order.
+        """
         rows = np.arange(len(self))
         if self.timestamps is None:
             return np.lexsort((rows, self.users))
-        return np.lexsort((rows, self.timestamps, self.users))
+        order = np.lexsort((rows, self.timestamps, self.users))
+        users, times = self.users[order], self.timestamps[order]
+        if not ((users[1:] == users[:-1]) & (times[1:] == times[:-1])).any():
+            return order  # no ties: the item ranks (a sort of the ids) are not needed
+        return np.lexsort((rows, id_ranks(self.item_ids)[self.items], self.timestamps, self.users))
 
     def profiles(self) -> list[np.ndarray]:
         """Per user (n_users entries): int64 item indices in time order, first occurrence kept."""

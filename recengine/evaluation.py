@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,6 +23,7 @@ import scipy.sparse as sp
 
 from . import metrics as m
 from .data import Interactions
+from .evaluation_batches import batch_values, full_batch_size, full_ranking, nan_error
 from .sampling import Negatives
 
 if TYPE_CHECKING:
@@ -104,12 +106,6 @@ def _metric_names(requested: Sequence[str] | None, default: Sequence[str]) -> tu
     return names
 
 
-def _rows(matrix: sp.csr_matrix, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(row positions, item indices) of the nonzeros of ``matrix[users]``."""
-    sub = matrix[users]
-    return np.repeat(np.arange(len(users)), np.diff(sub.indptr)), sub.indices
-
-
 class _Collector:
     """Accumulates per-user values and the recommended lists of every batch."""
 
@@ -165,36 +161,6 @@ def _ordered_keys(names: tuple[str, ...], ks: Sequence[int]) -> list[str]:
     return keys
 
 
-def _batch_values(
-    scores: np.ndarray,
-    rows: np.ndarray,
-    cols: np.ndarray,
-    names: tuple[str, ...],
-    ks: Sequence[int],
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Per-user metrics of one batch, and the ranked columns (-1 where not rankable).
-
-    The relevant items are (row, column) pairs: a dense mask of a full-ranking batch
-    would cost a pass over every item for every user, twice.
-    """
-    n_rows, n_columns = scores.shape
-    ranked = m.top_k(scores, max(ks))
-    keys = np.sort(rows * n_columns + cols)
-    hits = np.isin(np.arange(n_rows)[:, None] * n_columns + ranked, keys, assume_unique=False)
-    finite = np.isfinite(np.take_along_axis(scores, ranked, axis=1))
-    hits &= finite
-    n_relevant = np.bincount(rows, minlength=n_rows)
-    values = m.metrics_from_hits(hits, n_relevant, ks)
-    if "MRR" in names:
-        first_hit = np.where(hits.any(axis=1), hits.argmax(axis=1) + 1, 0)
-        values["MRR"] = m.reciprocal_rank_of_pairs(scores, rows, cols, known_first_hit=first_hit)
-    if "AUC" in names:
-        relevant = np.zeros(scores.shape, dtype=bool)
-        relevant[rows, cols] = True
-        values["AUC"] = m.auc(scores, relevant)
-    return values, np.where(finite, ranked, -1)
-
-
 def _scores_for(model, users, fold_in_profiles, known_users: bool = False) -> np.ndarray:
     if fold_in_profiles is None:
         return np.asarray(model.score(users), dtype=np.float32)
@@ -213,7 +179,7 @@ def evaluate(
     negatives: Negatives | None = None,
     metrics: Sequence[str] | None = None,
     fold_in: Interactions | None = None,
-    batch_size: int = 1024,
+    batch_size: int | None = None,
     callback: Callback | None = None,
     known_users: bool = False,
 ) -> EvaluationResult:
@@ -231,6 +197,8 @@ def evaluate(
         (``model.score_histories``: a model with user parameters uses its trained ones).
     metrics: names from METRICS; default FULL_DEFAULT (AUC is opt-in for full ranking,
         since it compares every positive with every item) or SAMPLED_DEFAULT.
+    batch_size: users scored at once; None: about 30 MiB of full-ranking scores
+        (``evaluation_batches.full_batch_size``), 1024 for the sampled protocol.
     """
     started = time.perf_counter()
     ks = tuple(sorted(set(int(k) for k in ks)))
@@ -272,25 +240,20 @@ def evaluate(
     relevant_matrix = sp.csr_matrix(relevant_matrix - relevant_matrix.multiply(seen > 0))
     relevant_matrix.eliminate_zeros()
     candidates_users = candidates_users[np.diff(relevant_matrix.indptr)[candidates_users] > 0]
-    for start in range(0, len(candidates_users), batch_size):
-        batch = candidates_users[start : start + batch_size]
-        if len(batch):
-            scores = _scores_for(model, batch, profiles, known_users)
-            if scores.shape != (len(batch), train.n_items):
-                raise ValueError(
-                    f"model.score returned {scores.shape}, expected {(len(batch), train.n_items)}"
-                )
-            if np.isnan(scores).any():
-                raise ValueError(f"{getattr(model, 'name', 'model')} produced NaN scores")
-            scores[_rows(seen, batch)] = -np.inf
-            rows, cols = _rows(relevant_matrix, batch)
-            values, ranked = _batch_values(scores, rows, cols, names, ks)
-            collector.add(batch, values, ranked)
-        if callback is not None:
-            done = min(start + batch_size, len(candidates_users))
-            callback(
-                done / len(candidates_users), f"evaluated {done}/{len(candidates_users)} users"
-            )
+    scores = partial(_scores_for, model, fold_in_profiles=profiles, known_users=known_users)
+    for users, values, ranked in full_ranking(
+        model,
+        scores,
+        candidates_users,
+        train,
+        seen,
+        relevant_matrix,
+        names,
+        ks,
+        batch_size,
+        callback,
+    ):
+        collector.add(users, values, ranked)
     return _with_events(collector.result(train, "full", started), test)
 
 
@@ -325,6 +288,8 @@ def _evaluate_sampled(
     started,
     known_users=False,
 ) -> EvaluationResult:
+    # Without profiles only the candidates are scored: small rows, large batches.
+    batch_size = batch_size or (1024 if profiles is None else full_batch_size(train.n_items))
     positives = test.matrix()
     users = np.unique(test.users)
     table = negatives.for_users(users)
@@ -362,9 +327,9 @@ def _evaluate_sampled(
             full = _scores_for(model, batch, profiles, known_users)
             scores = np.take_along_axis(full, np.maximum(candidates, 0), axis=1)
             scores[candidates < 0] = -np.inf
-        if np.isnan(scores).any():
-            raise ValueError(f"{getattr(model, 'name', 'model')} produced NaN scores")
-        values, ranked = _batch_values(scores, rows, columns, names, ks)
+        values, ranked = batch_values(
+            scores, rows, columns, names, ks, nan_error(model, train, batch)
+        )
         recommended = np.where(
             ranked >= 0, np.take_along_axis(candidates, np.maximum(ranked, 0), axis=1), -1
         )

@@ -10,8 +10,8 @@ A relevant item whose score is -inf is never counted as a hit: excluded items ar
 recommendable, even if -inf items pad a short top-k list. Ties are broken by the lower
 item index everywhere (top-k, ranks), so every metric is deterministic.
 
-The heavy passes over (users x items) run in torch, which uses every core; inputs and
-outputs stay numpy.
+Top-k lists and ranks come from recengine.topk (exact, one streaming pass per row);
+AUC's pairwise pass runs in torch. Inputs and outputs stay numpy.
 """
 
 from __future__ import annotations
@@ -22,49 +22,13 @@ import numpy as np
 import torch
 from scipy.stats import rankdata
 
+from .topk import ROW_PASS_MIN_ITEMS, ranks_by_row, top_k
+
 RANK_METRICS = ("HR", "Recall", "Precision", "NDCG", "MAP")
 
 
 def _tensor(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(array))
-
-
-def _exact_top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Reference top-k with lowest-index tie-breaking (numpy; used for rows with ties)."""
-    n_rows = len(scores)
-    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1 : k]
-    above = scores > kth
-    equal = scores == kth
-    room = k - above.sum(axis=1, keepdims=True)
-    keep = above | (equal & (np.cumsum(equal, axis=1) <= room))
-    return np.nonzero(keep)[1].reshape(n_rows, k)
-
-
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """(n_users, min(k, n_items)) int64 item indices by descending score.
-
-    Ties are broken by the lower item index so results are deterministic. torch.topk
-    picks k + 1 candidates; only rows where the k-th and (k+1)-th scores tie (so the tie
-    may cross the cut) are redone exactly.
-    """
-    scores = np.asarray(scores)
-    n_rows, n_items = scores.shape
-    k = min(int(k), n_items)
-    if k <= 0 or n_rows == 0:
-        return np.zeros((n_rows, max(k, 0)), dtype=np.int64)
-    table = _tensor(scores)
-    values, chosen = torch.topk(table, min(k + 1, n_items), dim=1)
-    chosen = chosen[:, :k].numpy().astype(np.int64, copy=True)
-    if k < n_items:
-        values = values.numpy()
-        rows = np.flatnonzero(values[:, k - 1] == values[:, k])
-    else:
-        rows = np.arange(n_rows)  # everything is chosen: only the order can differ
-    if len(rows):
-        chosen[rows] = _exact_top_k(scores[rows], k) if k < n_items else np.arange(n_items)
-    chosen_scores = np.take_along_axis(scores, chosen, axis=1)
-    order = np.lexsort((chosen, -chosen_scores), axis=1)
-    return np.take_along_axis(chosen, order, axis=1)
 
 
 def _per_user(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -187,16 +151,18 @@ def reciprocal_rank_of_pairs(
         # per row: the best relevant score, lowest index among equals
         order = np.lexsort((cols, -values, rows))
         first = order[np.concatenate(([True], rows[order][1:] != rows[order][:-1]))]
-        found, best_item = rows[first], cols[first]
-        best = values[first][:, None]
-        block = scores[found]
-        # numpy's count_nonzero is several times faster here than a torch sum of bools
-        above = np.count_nonzero(block > best, axis=1)
-        ties = np.count_nonzero(block >= best, axis=1) - above
-        position = above.astype(np.float64) + 1
-        for r in np.flatnonzero(ties > 1):  # equal scores ahead of it by index
-            position[r] += np.count_nonzero(block[r, : best_item[r]] == best[r, 0])
-        rank[found] = position
+        found, best_item, best = rows[first], cols[first], values[first]
+        if scores.shape[1] >= ROW_PASS_MIN_ITEMS:
+            rank[found] = ranks_by_row(scores, found, best_item, best)
+        else:
+            block = scores[found]
+            best = best[:, None]
+            above = np.count_nonzero(block > best, axis=1)
+            ties = np.count_nonzero(block >= best, axis=1) - above
+            position = above.astype(np.float64) + 1
+            for r in np.flatnonzero(ties > 1):  # equal scores ahead of it by index
+                position[r] += np.count_nonzero(block[r, : best_item[r]] == best[r, 0])
+            rank[found] = position
     reciprocal = np.where(rank > 0, 1.0 / np.maximum(rank, 1), 0.0)
     return np.where(defined, reciprocal, np.nan)
 

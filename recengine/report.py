@@ -14,7 +14,7 @@ def markdown(report: dict, metrics: list[str] | None = None) -> str:
     rows = report["models"]
     keys = metrics or list(dict.fromkeys(k for r in rows for k in r.get("metrics", {})))
     epochs = any(row.get("epoch_seconds") for row in rows)
-    timing = ["fit s", "s/epoch (best)"] if epochs else ["fit s"]
+    timing = ["fit s", "s/epoch median (best epoch)"] if epochs else ["fit s"]
     header = ["model", *keys, *timing, "eval s", "peak MB", "hyperparameters"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
@@ -30,7 +30,8 @@ def markdown(report: dict, metrics: list[str] | None = None) -> str:
         cells = [name, *(_value(row["metrics"].get(k, "—")) for k in keys)]
         cells.append(f"{row['fit_seconds']:.1f}")
         if epochs:
-            seconds, best = row.get("epoch_seconds"), row.get("best_epoch")
+            seconds = row.get("epoch_seconds_median", row.get("epoch_seconds"))
+            best = row.get("best_epoch")
             cells.append(f"{seconds:.1f} ({best})" if seconds else "")
         cells.append(f"{row['eval_seconds']:.1f}")
         cells += [f"{row['peak_memory_mb']:.0f}", "`" + json.dumps(params) + "`"]

@@ -4,7 +4,8 @@ Every split is a function of the data (and a seed where it draws): the same call
 the same split. A (user, item) pair never sits on both sides of a split: the rows of a
 pair all go to one part, or earlier rows of a held-out pair are dropped.
 
-    temporal_leave_last_out   per user, last row to test, the one before to valid
+    temporal_leave_last_out   per user, last row to test, the one before to valid (ties
+                              in time: the larger item id is the later)
     random_ratio_split        per user, a random share of pairs to test and valid
     time_cut_split            everything after a global time to test (and valid)
     cold_start_items_split    new items (listed after a time, or a random share): all
@@ -49,8 +50,11 @@ class Split:
 def temporal_leave_last_out(data: Interactions) -> Split:
     """Hold out each user's most recent interactions.
 
-    Per user, rows are ordered by timestamp (stable: ties keep their original
-    order; without timestamps the original order is the time order). Then:
+    Per user, rows are ordered by ``Interactions.chronological_order``: by timestamp,
+    and events at the same timestamp by external item id, the larger id last (the rule
+    of the peers' leave-one-out), so that tied last events give the same split whatever
+    the order of the rows (ratings logs stamped to the second or the day tie often).
+    Without timestamps the original order is the time order. Then:
 
     * the last row goes to ``test`` if the user has >= 2 rows;
     * the row before it goes to ``valid`` if the user has >= 3 rows;

@@ -1,6 +1,7 @@
 """The one training loop every gradient model uses.
 
-Mini-batches from the model, Adam / AdamW / SGD / Adagrad, mixed precision on CUDA,
+Mini-batches from the model, Adam / AdamW / SGD / Adagrad (row-wise for embedding tables
+with sparse gradients, recengine.optim), mixed precision on CUDA,
 validation every few epochs with early stopping, the best epoch's weights restored at
 the end, and a progress callback after every epoch (and every few seconds inside a long
 one). A callback may raise to stop training (the worker does so when a job is cancelled).
@@ -22,7 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-OPTIMIZERS = ("adam", "adamw", "sgd", "adagrad")
+from .optim import OPTIMIZERS, has_sparse_gradients, make_optimizer
+
+__all__ = ["OPTIMIZERS", "make_optimizer", "train_loop"]
 logger = logging.getLogger(__name__)
 INNER_PROGRESS_S = 2.0  # seconds between progress reports inside an epoch
 
@@ -44,22 +47,6 @@ class TrainingResult:
     best_epoch: int
     best_metric: float | None
     stopped_early: bool
-
-
-def make_optimizer(
-    name: str, parameters, lr: float, weight_decay: float = 0.0
-) -> torch.optim.Optimizer:
-    """An optimiser by name; weight_decay is decoupled for AdamW, L2 for the others."""
-    name = name.lower()
-    if name == "adam":
-        return torch.optim.Adam(parameters, lr=lr, weight_decay=weight_decay)
-    if name == "adamw":
-        return torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
-    if name == "sgd":
-        return torch.optim.SGD(parameters, lr=lr, weight_decay=weight_decay)
-    if name == "adagrad":
-        return torch.optim.Adagrad(parameters, lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"optimizer must be one of {OPTIMIZERS}, not {name!r}")
 
 
 def _autocast(device: torch.device, enabled: bool):
@@ -107,7 +94,8 @@ def train_loop(
     """
     device = device or next(module.parameters()).device
     params = [p for p in module.parameters() if p.requires_grad]
-    opt = make_optimizer(optimizer, params, lr=lr, weight_decay=weight_decay)
+    sparse = has_sparse_gradients(module)
+    opt = make_optimizer(optimizer, params, lr=lr, weight_decay=weight_decay, sparse=sparse)
     use_amp = amp and device.type == "cuda"
     scaler = (
         torch.amp.GradScaler("cuda", enabled=use_amp and not torch.cuda.is_bf16_supported())
@@ -183,7 +171,13 @@ def train_loop(
                 )
         mean_loss = total / max(count, 1)
         metric = None
-        if validate is not None and (epoch % eval_every == 0 or epoch == epochs):
+        validating = validate is not None and (epoch % eval_every == 0 or epoch == epochs)
+        if hasattr(opt, "catch_up_all"):
+            # Rows owe their skipped steps: settle them at every epoch's end (a few full-
+            # table passes), so what is validated, checkpointed or kept owes nothing and a
+            # run in legs through the checkpoint is the same run.
+            opt.catch_up_all()
+        if validating:
             module.eval()
             with torch.no_grad():
                 metric = float(validate())
@@ -206,6 +200,7 @@ def train_loop(
                 loss=mean_loss,
                 metric=metric,
                 metric_name=metric_name,
+                seconds=history[-1].seconds,
                 seconds_left=elapsed / epoch * (epochs - epoch),
             )
         if checkpoint is not None:

@@ -4,6 +4,7 @@
 from . import (  # noqa: F401
     autorec,
     bpr,
+    bspm,
     caser,
     cdae,
     convae,
@@ -11,6 +12,7 @@ from . import (  # noqa: F401
     deepfm,
     dvbpr,
     ease,
+    gfcf,
     gru4rec,
     hybrid,
     hybrid_init,

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from ..data import Interactions
 from ..triplets import UniformTriplets
 from .factorisation import FactorModule, factor_embeddings
-from .gradient import Batches, GradientRecommender, batch_size_for, with_training_defaults
+from .gradient import EpochBatches, GradientRecommender, batch_size_for, with_training_defaults
 from .registry import register_model
 
 LOSSES = ("bpr", "hinge")
@@ -24,7 +24,14 @@ LOSSES = ("bpr", "hinge")
 class BPR(GradientRecommender):
     name = "bpr"
     defaults = with_training_defaults(
-        factors=128, loss="bpr", margin=1.0, reg=3e-3, item_bias=True, lr=2e-3, epochs=100
+        factors=128,
+        loss="bpr",
+        margin=1.0,
+        reg=3e-3,
+        item_bias=True,
+        lr=2e-3,
+        epochs=100,
+        sparse_updates=True,
     )
     description = "Matrix factorisation from pairwise preferences (BPR or hinge loss)."
     grid = {"factors": [64, 256], "lr": [1e-3, 3e-3], "reg": [1e-3, 3e-3]}
@@ -50,27 +57,28 @@ class BPR(GradientRecommender):
             shape["n_users"], shape["n_items"], shape["factors"], item_bias=shape["item_bias"]
         )
 
-    def _batches(self, epoch: int) -> Batches:
+    def _batches(self, epoch: int) -> EpochBatches:
         size = batch_size_for(self.hyperparameters["batch_size"], len(self.triplets_.users))
-        return Batches(
-            lambda: self.triplets_.epoch(self.rng_, size),
-            self.triplets_.n_batches(size),
-            self.device_,
-        )
+        return EpochBatches(self.triplets_.epoch_arrays(self.rng_), size, self.device_)
 
     def _loss(self, module: FactorModule, batch) -> torch.Tensor:
         users, positives, negatives = batch
-        difference = module(users, positives) - module(users, negatives)
+        # Each row is looked up once and reused by the score and the L2 term: every
+        # lookup is a gather forward and a scatter of gradient rows backward.
+        user, positive, negative = (
+            module.user(users),
+            module.item(positives),
+            module.item(negatives),
+        )
+        difference = (user * (positive - negative)).sum(-1)
+        if module.item_bias is not None:
+            difference = difference + module.item_bias[positives] - module.item_bias[negatives]
         h = self.hyperparameters
         if h["loss"] == "bpr":
             loss = -F.logsigmoid(difference).mean()
         else:
             loss = F.relu(h["margin"] - difference).mean()
-        l2 = (
-            module.user(users).pow(2).sum()
-            + module.item(positives).pow(2).sum()
-            + module.item(negatives).pow(2).sum()
-        )
+        l2 = user.pow(2).sum() + positive.pow(2).sum() + negative.pow(2).sum()
         return loss + h["reg"] * l2 / len(users)
 
     def _user_scores(self, module: FactorModule, users: torch.Tensor) -> torch.Tensor:

@@ -94,6 +94,8 @@ class GradientRecommender(Recommender):
         self.device_ = resolve_device(h["device"])
         self.shape_ = self._prepare(train)
         self.module_ = self._make_module(self.shape_).to(self.device_)
+        if h.get("sparse_updates"):
+            sparse_tables(self.module_)
         validate = None
         if valid is not None and len(valid) and h["epochs"] > 0:
             validate = self._validator(train, valid)
@@ -204,6 +206,16 @@ class GradientRecommender(Recommender):
         self.module_ = module.to(self.device_).eval()
 
 
+def sparse_tables(module: torch.nn.Module) -> int:
+    """Give every embedding table of ``module`` sparse gradients, so a step reads and
+    writes only the rows its batch looked up (recengine.optim.RowOptimizer); returns the
+    number of tables. Serving is unchanged: only the gradients' form differs."""
+    tables = [m for m in module.modules() if isinstance(m, torch.nn.Embedding)]
+    for table in tables:
+        table.sparse = True
+    return len(tables)
+
+
 MIN_STEPS_PER_EPOCH = 20
 
 
@@ -231,6 +243,23 @@ class Batches:
     def __iter__(self):
         for arrays in self.make():
             yield tuple(_to_tensor(a, self.device) for a in arrays)
+
+
+class EpochBatches:
+    """Batches cut from one epoch's arrays, turned into tensors once: slicing a tensor is
+    a view, where converting every batch's arrays paid per-step copies and calls."""
+
+    def __init__(self, arrays, batch_size: int, device: torch.device) -> None:
+        self.tensors = tuple(_to_tensor(a, device) for a in arrays)
+        self.batch_size = max(1, int(batch_size))
+        self.rows = len(self.tensors[0])
+
+    def __len__(self) -> int:
+        return -(-self.rows // self.batch_size)
+
+    def __iter__(self):
+        for start in range(0, self.rows, self.batch_size):
+            yield tuple(t[start : start + self.batch_size] for t in self.tensors)
 
 
 def _to_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -95,7 +95,13 @@ class Item2Vec(GradientRecommender):
     # subsampling rho 1e-5 / 1e-3; here subsampling is off by default because rho is
     # relative to corpus size and in a small catalogue every item counts as frequent.
     defaults = with_training_defaults(
-        factors=100, window=0, negatives=15, subsample=0.0, epochs=20, lr=1e-3
+        factors=100,
+        window=0,
+        negatives=15,
+        subsample=0.0,
+        epochs=20,
+        lr=1e-3,
+        sparse_updates=True,
     )
     description = "item2vec: skip-gram item vectors from users' baskets; cosine to the profile."
     grid = {"window": [0, 5], "negatives": [5, 15]}

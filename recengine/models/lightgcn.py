@@ -30,7 +30,7 @@ from torch import nn
 
 from ..data import Interactions
 from ..triplets import UniformTriplets
-from .gradient import Batches, GradientRecommender, with_training_defaults
+from .gradient import EpochBatches, GradientRecommender, with_training_defaults
 from .registry import register_model
 
 
@@ -121,13 +121,9 @@ class GraphRecommender(GradientRecommender):
         self.item_vectors_: np.ndarray | None = None
         return {"n_users": train.n_users, "n_items": train.n_items}
 
-    def _batches(self, epoch: int) -> Batches:
+    def _batches(self, epoch: int) -> EpochBatches:
         size = int(self.hyperparameters["batch_size"])
-        return Batches(
-            lambda: self.triplets_.epoch(self.rng_, size),
-            self.triplets_.n_batches(size),
-            self.device_,
-        )
+        return EpochBatches(self.triplets_.epoch_arrays(self.rng_), size, self.device_)
 
     def _bpr(
         self,

@@ -11,8 +11,19 @@ multdae: ``dims`` = [200] as in the paper's reference code (I -> 200 -> I, tanh)
 multvae: ``dims`` = [600, 200] (I -> 600 -> 200 -> 600 -> I); the encoder's last layer
     gives the mean and log-variance of z, sampled by reparameterisation while training
     and taken at its mean when scoring. The KL term is weighted by
-    beta = min(anneal_cap, updates / total_anneal_steps) (the paper's annealing, counted
-    in optimiser steps; a run resumed from a checkpoint restarts the count).
+    beta = min(anneal_cap, updates / total_anneal_steps), the paper's linear annealing
+    counted in optimiser steps (the count is saved with each checkpoint, so a resumed
+    run goes on where it stopped).
+
+Choice, the annealing length: the paper's code sets total_anneal_steps = 200000 for
+ML-20M, where 200 epochs of 234 batches (116,677 users / 500) are 46,800 updates, so beta
+reaches its cap 0.2 after 40,000 of them: 85% of the run. Copied to a small catalogue
+(citeulike-a: 12 batches an epoch) that count leaves beta near 0 for the whole run: a
+plain autoencoder. So by default (total_anneal_steps None) the ramp is set from the run:
+beta reaches anneal_cap after ``anneal_share`` (0.85, the paper's share) of the planned
+updates, epochs x batches per epoch; an explicit total_anneal_steps keeps the absolute
+count. A run that stops early has planned more updates than it made, so beta may end
+below the cap, as it would in the paper's.
 
 Both score any item vector, so a new visitor is scored from a profile without
 retraining. Choice: the ``batch_size`` default is the paper's 500 users.
@@ -31,11 +42,26 @@ from .gradient import with_training_defaults
 from .registry import register_model
 
 
-def kl_weight(updates: int, anneal_cap: float, total_anneal_steps: int) -> float:
+def kl_weight(updates: int, anneal_cap: float, total_anneal_steps: float) -> float:
     """The KL weight after ``updates`` optimiser steps: a linear ramp, capped."""
     if total_anneal_steps <= 0:
         return float(anneal_cap)
     return float(min(anneal_cap, updates / total_anneal_steps))
+
+
+def anneal_steps(
+    anneal_cap: float, anneal_share: float, planned_updates: int, total_anneal_steps=None
+) -> float:
+    """The ramp length of ``kl_weight``: the explicit ``total_anneal_steps`` if given,
+    else the length at which beta reaches ``anneal_cap`` after ``anneal_share`` of the
+    planned updates (0 when there is nothing to ramp over: beta is the cap at once)."""
+    if total_anneal_steps is not None:
+        return float(total_anneal_steps)
+    if not 0 < anneal_share <= 1:
+        raise ValueError(f"anneal_share must be in (0, 1], not {anneal_share}")
+    if anneal_cap <= 0:
+        return 0.0
+    return anneal_share * planned_updates / anneal_cap
 
 
 def multinomial_loss(logits: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
@@ -135,7 +161,8 @@ class MultVAE(MultDAE):
         dropout=0.5,
         reg=0.0,
         anneal_cap=0.2,
-        total_anneal_steps=200000,
+        anneal_share=0.85,  # of the planned updates, when beta reaches the cap
+        total_anneal_steps=None,  # None: from anneal_share; a number: that many updates
         lr=1e-3,
         batch_size=500,
         epochs=200,
@@ -149,7 +176,17 @@ class MultVAE(MultDAE):
     def _prepare(self, train: Interactions) -> dict:
         self.updates_ = 0
         self.beta_ = 0.0
-        return super()._prepare(train)
+        shape = super()._prepare(train)
+        h = self.hyperparameters
+        # an epoch's batches as the loop will see them (building them draws nothing)
+        self.planned_updates_ = int(h["epochs"]) * len(self._batches(0))
+        self.anneal_steps_ = anneal_steps(
+            float(h["anneal_cap"]),
+            float(h["anneal_share"]),
+            self.planned_updates_,
+            h["total_anneal_steps"],
+        )
+        return shape
 
     def _after_step(self, module: torch.nn.Module) -> None:
         self.updates_ += 1
@@ -165,5 +202,5 @@ class MultVAE(MultDAE):
         logits, mean, logvar = module(vectors)
         kl = (0.5 * (-logvar + logvar.exp() + mean.pow(2) - 1)).sum(dim=1).mean()
         h = self.hyperparameters
-        self.beta_ = kl_weight(self.updates_, float(h["anneal_cap"]), int(h["total_anneal_steps"]))
+        self.beta_ = kl_weight(self.updates_, float(h["anneal_cap"]), self.anneal_steps_)
         return multinomial_loss(logits, vectors) + self.beta_ * kl + self._penalty(module)

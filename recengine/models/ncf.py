@@ -36,7 +36,7 @@ from torch import nn
 from ..data import Interactions
 from ..triplets import UniformTriplets
 from .base import Callback
-from .gradient import Batches, GradientRecommender, with_training_defaults
+from .gradient import EpochBatches, GradientRecommender, with_training_defaults
 from .registry import register_model
 
 PAIR_CHUNK = 1 << 18  # (user, item) pairs through the network at once when scoring
@@ -133,20 +133,18 @@ class _NCF(GradientRecommender):
     def _make_module(self, shape: dict) -> NCFModule:
         return NCFModule(shape["n_users"], shape["n_items"], shape["factors"], shape["layers"])
 
-    def _batches(self, epoch: int) -> Batches:
-        size = int(self.hyperparameters["batch_size"])
+    def _batches(self, epoch: int) -> EpochBatches:
         ratio = int(self.hyperparameters["negatives"])
         triplets = self.triplets_
-
-        def make():
-            order = self.rng_.permutation(len(triplets))
-            for start in range(0, len(order), size):
-                rows = order[start : start + size]
-                users = triplets.users[rows]
-                negatives = triplets.negatives(self.rng_, np.repeat(users, ratio))
-                yield users, triplets.items[rows], negatives.reshape(len(rows), ratio)
-
-        return Batches(make, triplets.n_batches(size), self.device_)
+        # The whole epoch's negatives in one vectorised draw, in the users' order.
+        negatives = triplets.negatives(self.rng_, np.repeat(triplets.users, ratio))
+        order = self.rng_.permutation(len(triplets))
+        arrays = (
+            triplets.users[order],
+            triplets.items[order],
+            negatives.reshape(len(triplets), ratio)[order],
+        )
+        return EpochBatches(arrays, int(self.hyperparameters["batch_size"]), self.device_)
 
     def _loss(self, module: NCFModule, batch) -> torch.Tensor:
         users, positives, negatives = batch
@@ -166,7 +164,13 @@ class _NCF(GradientRecommender):
         self.triplets_ = None
 
 
-NCF_DEFAULTS = {"negatives": 4, "lr": 1e-3, "batch_size": 1024, "epochs": 20}
+NCF_DEFAULTS = {
+    "negatives": 4,
+    "lr": 1e-3,
+    "batch_size": 1024,
+    "epochs": 20,
+    "sparse_updates": True,
+}
 
 
 @register_model

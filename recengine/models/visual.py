@@ -41,6 +41,7 @@ VISUAL_DEFAULTS: dict[str, Any] = {
     "backbone": "resnet50",
     "weights": None,  # file path, "hub", or None for random init
     "image_size": 96,
+    "sparse_updates": True,  # embedding tables update only the rows a batch touched
 }
 SCORE_CHUNK = 512  # items through the image tower at once when scoring
 

@@ -42,7 +42,7 @@ def test_profiles_time_order_and_dedup():
 
 def test_temporal_leave_last_out():
     records = [
-        # user a: sorted x(1) z(2) y(3) w(3); tie at t=3 keeps original order
+        # user a: sorted x(1) z(2) w(3) y(3); the tie at t=3 puts the larger id last
         ("a", "x", 1),
         ("a", "y", 3),
         ("a", "z", 2),
@@ -67,8 +67,8 @@ def test_temporal_leave_last_out():
             for u, i in zip(part.users, part.items, strict=True)
         )
 
-    assert rows(split.test) == [("a", "w"), ("b", "x"), ("d", "p"), ("e", "s")]
-    assert rows(split.valid) == [("a", "y"), ("d", "q")]
+    assert rows(split.test) == [("a", "y"), ("b", "x"), ("d", "p"), ("e", "s")]
+    assert rows(split.valid) == [("a", "w"), ("d", "q")]
     assert rows(split.train) == [("a", "x"), ("a", "z"), ("b", "y"), ("c", "x"), ("e", "r")]
     for part in (split.train, split.valid, split.test):
         assert part.item_ids is not None and part.n_items == data.n_items
@@ -76,6 +76,63 @@ def test_temporal_leave_last_out():
     # no test (user, item) pair is in train
     train_pairs = set(zip(split.train.users, split.train.items, strict=True))
     assert not train_pairs & set(zip(split.test.users, split.test.items, strict=True))
+
+
+def _events(part):
+    """A part as a sorted list of (user id, item id, time): comparable across row orders."""
+    return sorted(
+        (part.user_ids[u], part.item_ids[i], t)
+        for u, i, t in zip(part.users, part.items, part.timestamps, strict=True)
+    )
+
+
+def test_tied_last_events_hold_out_the_larger_item_id_whatever_the_row_order():
+    rng = np.random.default_rng(4)
+    # 40 users, 6 events each on a coarse clock (days 0-3): most users tie at their end
+    users = np.repeat(np.arange(40), 6)
+    items = np.concatenate([rng.choice(30, 6, replace=False) for _ in range(40)])
+    times = rng.integers(0, 4, size=len(users)).astype(float)
+    records = ([f"u{u}" for u in users], [str(i) for i in items], times)
+    data = Interactions.from_records(*records, all_item_ids=[str(i) for i in range(30)])
+    split = temporal_leave_last_out(data)
+    ties = 0
+    for user in range(40):
+        mine = times[users == user]
+        last = mine == mine.max()
+        # integer ids compare as numbers: "12" is larger than "9"
+        expected = int(items[users == user][last].max())
+        held = split.test.items[split.test.users == data.user_index([f"u{user}"])[0]]
+        assert held.tolist() == data.item_index([str(expected)]).tolist()
+        ties += int(last.sum() > 1)
+    assert ties >= 20  # the case is exercised, not incidental
+
+    for seed in range(3):
+        order = np.random.default_rng(seed).permutation(len(users))
+        shuffled = Interactions.from_records(
+            *(np.asarray(column, dtype=object)[order] for column in records),
+            all_item_ids=[str(i) for i in range(30)],
+            all_user_ids=list(data.user_ids),
+        )
+        again = temporal_leave_last_out(shuffled)
+        for part in ("train", "valid", "test"):
+            assert _events(getattr(again, part)) == _events(getattr(split, part))
+        profiles = shuffled.profiles()
+        assert all(
+            np.array_equal(shuffled.item_ids[p], data.item_ids[q])
+            for p, q in zip(profiles, data.profiles(), strict=True)
+        )
+
+
+def test_tied_ids_compare_as_numbers_only_when_every_id_is_a_plain_integer():
+    def held_out(item_ids):
+        data = Interactions.from_records(["u"] * 3, item_ids, timestamps=[0.0, 5.0, 5.0])
+        test = temporal_leave_last_out(data).test
+        return test.item_ids[test.items].tolist()
+
+    assert held_out(["1", "10", "9"]) == ["10"]  # 10 > 9 as numbers
+    assert held_out(["1", "9", "10"]) == ["10"]  # row order does not matter
+    assert held_out(["a", "a10", "a9"]) == ["a9"]  # strings: "a9" > "a10"
+    assert held_out(["1", "010", "9"]) == ["9"]  # "010" is not written plainly: strings
 
 
 def _log(n_users=30, per_user=10, n_items=40, seed=0):

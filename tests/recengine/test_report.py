@@ -37,8 +37,8 @@ def test_markdown_table_with_epoch_times_errors_and_paired_tests():
     }
     lines = markdown(report, ["NDCG@10"]).splitlines()
     assert (
-        lines[0]
-        == "| model | NDCG@10 | fit s | s/epoch (best) | eval s | peak MB | hyperparameters |"
+        lines[0] == "| model | NDCG@10 | fit s | s/epoch median (best epoch) | eval s | peak MB "
+        "| hyperparameters |"
     )
     assert lines[2] == '| bpr | 0.2500 | 12.3 | 2.5 (7) | 1.0 | 900 | `{"factors": 8}` |'
     assert lines[3] == '| pop | 0.1250 | 12.3 |  | 1.0 | 900 | `{"factors": 8}` |'

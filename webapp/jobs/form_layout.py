@@ -62,6 +62,7 @@ _GROUP_OF = {
         "optimizer",
         "device",
         "amp",
+        "sparse_updates",
         "seed",
     ),
     VALIDATION_GROUP: ("valid_metric", "valid_users", "patience", "eval_every"),
@@ -99,6 +100,8 @@ HELP = {
     "optimizer": "The gradient method.",
     "device": "auto: CUDA, then Apple MPS, else the CPU.",
     "amp": "Mixed precision (CUDA only).",
+    "sparse_updates": "Update only the vectors a batch used (much faster on large "
+    "catalogues; Adam's moments then decay lazily).",
     "seed": "The same seed on the same data gives the same model.",
     "valid_metric": "What early stopping watches on the validation events.",
     "valid_users": "Collectors sampled for each validation (fewer is faster).",

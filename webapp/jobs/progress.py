@@ -29,8 +29,11 @@ class ProgressRecorder:
     only moves forward: a value below the highest one written so far (a resumed attempt
     replaying its first stages, a second fit starting at epoch 1) holds the bar where it
     is, and the stage's label prefixes the message, so "epoch 1/12" of the refit never
-    reads as the job starting over. Epoch details (loss, validation metric) of the "fit"
-    stage become the job's training curves. Every write also reads the cancel flag:
+    reads as the job starting over. Epoch details (loss, validation metric, seconds) of
+    the "fit" stage become the job's training curves. An epoch's seconds are the engine's
+    when it reports them, else the time since the previous epoch's report (unknown for an
+    attempt's first epoch); the evaluation fit replaces them with the model's own record
+    once it ends (``with_epoch_seconds``). Every write also reads the cancel flag:
     cancelling takes effect within one progress interval.
     """
 
@@ -52,6 +55,7 @@ class ProgressRecorder:
         self.reached = max(0.0, min(1.0, float(reached or 0.0)))
         self._last_write = 0.0
         self._new_stage = False
+        self._last_epoch_at: float | None = None  # when the last epoch was reported
 
     def stage(
         self, start: float, end: float, name: str = "", label: str | None = None
@@ -63,6 +67,7 @@ class ProgressRecorder:
             self.stage_name = name
         self.label = label or ""
         self._new_stage = True
+        self._last_epoch_at = None
         return self
 
     def __call__(self, fraction: float, message: str = "", **details) -> None:
@@ -72,7 +77,12 @@ class ProgressRecorder:
         if self.listener is not None:
             self.listener(value, message, **details)
         epoch_done = "epoch" in details and "loss" in details and "metric_name" in details
+        now = time.monotonic()
         if epoch_done and self.stage_name == "fit":
+            seconds = details.get("seconds")
+            if seconds is None and self._last_epoch_at is not None:
+                seconds = now - self._last_epoch_at
+            self._last_epoch_at = now
             self.history = [h for h in self.history if h["epoch"] != details["epoch"]]
             self.history.append(
                 {
@@ -80,9 +90,9 @@ class ProgressRecorder:
                     "loss": float(details["loss"]),
                     "metric": None if details.get("metric") is None else float(details["metric"]),
                     "metric_name": details.get("metric_name", ""),
+                    "seconds": None if seconds is None else float(seconds),
                 }
             )
-        now = time.monotonic()
         if now - self._last_write < PROGRESS_INTERVAL_S and fraction < 1.0 and not epoch_done:
             return
         self._last_write = now
@@ -99,6 +109,18 @@ class ProgressRecorder:
         TrainingJob.objects.filter(pk=self.job_id).update(**fields)
         if TrainingJob.objects.filter(pk=self.job_id, cancel_requested=True).exists():
             raise JobCancelled("cancelled by staff")
+
+
+def with_epoch_seconds(history: list[dict], model_history: list[dict] | None) -> list[dict]:
+    """The job's ``history`` with each epoch's seconds from the model's own record
+    (``model.history_``: the epoch alone, without reports or checkpoints); epochs the
+    model did not time keep the seconds the recorder measured."""
+    timed = {
+        int(h["epoch"]): float(h["seconds"])
+        for h in model_history or []
+        if h.get("seconds") is not None
+    }
+    return [{**h, "seconds": timed.get(int(h["epoch"]), h.get("seconds"))} for h in history]
 
 
 class Heartbeat:

@@ -191,6 +191,7 @@ def _evaluate(
     from recengine.evaluation import METRICS
     from webapp.jobs.artefacts import local_checkpoint, model_save
     from webapp.jobs.evaluations import evaluation_save
+    from webapp.jobs.progress import with_epoch_seconds
 
     split = temporal_leave_last_out(data)
     model = create_model(job.method, **hyperparameters)
@@ -238,8 +239,12 @@ def _evaluate(
         # Which of CuratorNet's guidelines made the training triples, and how many (share)
         "sampling_shares": getattr(model, "sampling_shares_", None) or {},
     }
+    # The curves keep each epoch's seconds as the model timed them.
+    progress.history = with_epoch_seconds(progress.history, getattr(model, "history_", None))
     # Recorded now: an attempt that resumes after a crash skips the evaluation.
-    TrainingJob.objects.filter(pk=job.pk).update(metrics=metrics, timings=timings, state=state)
+    TrainingJob.objects.filter(pk=job.pk).update(
+        metrics=metrics, timings=timings, state=state, history=progress.history
+    )
     return model, metrics, state
 
 

@@ -1,7 +1,8 @@
 """A job's hyperparameters as rows a person can read: nested settings (a hybrid's
 ``collaborative_params``) one row per inner value, lists comma-separated, and each value
-the method's registry default or not."""
+the method's registry default or not; and its seconds per epoch."""
 
+import statistics
 from dataclasses import dataclass
 
 from django import template
@@ -49,3 +50,13 @@ def hyperparameters(job) -> list[ParamRow]:
     except (KeyError, ValueError):  # a method no longer registered: no defaults to mark
         defaults = {}
     return param_rows(job.params, defaults)
+
+
+@register.filter
+def epoch_seconds(history: list) -> dict | None:
+    """Median and fastest seconds per epoch over the epochs of ``history`` that were
+    timed, and how many; None when none was (models without epochs, older jobs)."""
+    values = [float(h["seconds"]) for h in history or [] if h.get("seconds") is not None]
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "epochs": len(values)}
