@@ -65,35 +65,30 @@ def _epoch_times(started: float) -> tuple[list[float], Callable]:
     return times, callback
 
 
-def implicit_bpr(train: Interactions, epochs: int, factors: int, threads: int, seed: int, **kw):
-    from implicit.cpu.bpr import BayesianPersonalizedRanking
-
-    model = BayesianPersonalizedRanking(
-        factors=factors, iterations=epochs, num_threads=threads, random_state=seed, **kw
-    )
+def _implicit(kind, label: str, train: Interactions, epochs, factors, threads, seed, **kw):
+    model = kind(factors=factors, iterations=epochs, num_threads=threads, random_state=seed, **kw)
     started = time.perf_counter()
     times, callback = _epoch_times(started)
     model.fit(sp.csr_matrix(train.matrix()), show_progress=False, callback=callback)
     fit_s = time.perf_counter() - started
-    # implicit keeps the item bias as the last factor, with a constant 1 in the users'.
+    # implicit's BPR keeps the item bias as the last factor, with a constant 1 in the users'.
     scores = _factor_scores(model.user_factors, model.item_factors)
-    return _wrapped("implicit BPR", train, scores), times, fit_s
+    return _wrapped(label, train, scores), times, fit_s
+
+
+def implicit_bpr(train: Interactions, epochs: int, factors: int, threads: int, seed: int, **kw):
+    from implicit.cpu.bpr import BayesianPersonalizedRanking
+
+    return _implicit(
+        BayesianPersonalizedRanking, "implicit BPR", train, epochs, factors, threads, seed, **kw
+    )
 
 
 def implicit_als(train: Interactions, epochs: int, factors: int, threads: int, seed: int, **kw):
     from implicit.cpu.als import AlternatingLeastSquares
 
-    model = AlternatingLeastSquares(
-        factors=factors, iterations=epochs, num_threads=threads, random_state=seed, **kw
-    )
-    started = time.perf_counter()
-    times, callback = _epoch_times(started)
-    model.fit(sp.csr_matrix(train.matrix()), show_progress=False, callback=callback)
-    fit_s = time.perf_counter() - started
-    return (
-        _wrapped("implicit ALS", train, _factor_scores(model.user_factors, model.item_factors)),
-        times,
-        fit_s,
+    return _implicit(
+        AlternatingLeastSquares, "implicit ALS", train, epochs, factors, threads, seed, **kw
     )
 
 

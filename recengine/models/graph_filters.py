@@ -61,8 +61,8 @@ class ItemGraph:
         self.normalised, self.item_scale = normalised(matrix)
         csr = self.normalised
         # torch's sparse x dense product runs on every core, scipy's on one.
-        self.forward = _torch_csr(csr)
-        self.backward = _torch_csr(sp.csr_matrix(csr.T))
+        self.forward = torch_csr(csr)
+        self.backward = torch_csr(sp.csr_matrix(csr.T))
         self.directions = torch.from_numpy(np.ascontiguousarray(directions, dtype=np.float32))
         scale = self.item_scale
         self.unscale = torch.from_numpy(
@@ -82,7 +82,8 @@ class ItemGraph:
         return ((rows * self.scale) @ self.directions.T @ self.directions) * self.unscale
 
 
-def _torch_csr(matrix: sp.csr_matrix) -> torch.Tensor:
+def torch_csr(matrix: sp.csr_matrix) -> torch.Tensor:
+    """A scipy CSR matrix as a float32 torch sparse CSR tensor (shared with lightgcn)."""
     with warnings.catch_warnings():  # "CSR support is in beta": it is what we need here
         warnings.simplefilter("ignore", UserWarning)
         return torch.sparse_csr_tensor(

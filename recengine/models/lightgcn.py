@@ -18,7 +18,6 @@ identically. ``GraphRecommender`` holds what LightGCN and NGCF share.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +30,7 @@ from torch import nn
 from ..data import Interactions
 from ..triplets import UniformTriplets
 from .gradient import EpochBatches, GradientRecommender, with_training_defaults
+from .graph_filters import torch_csr
 from .registry import register_model
 
 
@@ -53,14 +53,7 @@ def normalized_adjacency(matrix: sp.spmatrix) -> torch.Tensor:
     scaled = sp.diags(inverse_sqrt(user_degree)) @ binary @ sp.diags(inverse_sqrt(item_degree))
     adjacency = sp.bmat([[None, scaled], [scaled.T, None]], format="csr", dtype=np.float32)
     adjacency.sort_indices()
-    with warnings.catch_warnings():  # "sparse CSR support is in beta"
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(
-            torch.from_numpy(adjacency.indptr.astype(np.int64)),
-            torch.from_numpy(adjacency.indices.astype(np.int64)),
-            torch.from_numpy(adjacency.data.astype(np.float32)),
-            size=adjacency.shape,
-        )
+    return torch_csr(adjacency)
 
 
 class _SymmetricProduct(torch.autograd.Function):
