@@ -34,7 +34,11 @@ citeulike_neumf() {
     --models neumf,bpr,ease,wmf \
     --params '{"bpr": {"factors": 256, "lr": 0.001, "reg": 0.003, "epochs": 200},
                "ease": {"l2": 300}, "wmf": {"factors": 64, "alpha": 40.0, "reg": 1.0}}' \
-    --per-user $OUT/citeulike-neumf-users.npz --out $OUT/citeulike-neumf.json
+    --per-user $OUT/citeulike-neumf-rows.npz --out $OUT/citeulike-neumf.json
+  # NeuMF against each baseline (the bench itself pairs only the best with the rest)
+  $R seeds --metric NDCG@10 --pairs neumf:bpr,neumf:ease,neumf:wmf,wmf:bpr,wmf:ease \
+    --out $OUT/citeulike-neumf-pairs.json $OUT/citeulike-neumf.json \
+    > $OUT/citeulike-neumf-pairs.md
 }
 
 ease_speed() {
@@ -238,11 +242,20 @@ load() {
 }
 
 # Issue 14. Vitrine's models beside implicit and Cornac (the optional "peers" group, installed
-# here and nowhere else): same data, 2 threads each, one subprocess per run.
+# here and nowhere else): same data, 2 threads each, one subprocess per run. The gallery
+# case reads demo gallery seed 0 (the gallery section's folder) as bench_gallery exports it.
+# CASES=a,b runs only those cases, into peers-a-b.json.
 peers() {
   uv sync --frozen --group peers --group dev --quiet
+  export VITRINE_VAR_DIR=var/bench-gallery-0
+  $M migrate -v0
+  $M make_demo_gallery --if-empty --seed 0 -v0
+  uv run --frozen --group peers python manage.py bench_gallery --models vbpr \
+    --features handcrafted --features-image-size 128 --export var/bench-gallery-0/peers.npz
+  unset VITRINE_VAR_DIR
   uv run --frozen --group peers python -m recengine.bench_peers --threads 2 \
-    --out $OUT/peers.json
+    --gallery var/bench-gallery-0/peers.npz --cases "${CASES:-}" \
+    --out $OUT/peers${CASES:+-${CASES//,/-}}.json
 }
 
 # The training-free graph filters on gowalla's LightGCN split, the papers' settings.
@@ -254,11 +267,13 @@ graph_filters() {
 }
 
 # LightGCN with the authors' settings (64 factors, 3 layers, lr 1e-3, reg 1e-4, batch 2048),
-# scored on the test set every 5 epochs of one run, for as long as BUDGET minutes allow.
+# scored on the test set every 5 epochs of one run, for as long as BUDGET minutes allow
+# (THREADS: torch threads, 0 for torch's default).
 lightgcn_curve() {
   uv run --frozen python -m recengine.bench_curve --data $DATA/gowalla --model lightgcn \
     --params '{"factors": 64, "layers": 3, "lr": 0.001, "reg": 0.0001, "batch_size": 2048}' \
-    --every 5 --budget-minutes "${BUDGET:-60}" --out $OUT/lightgcn-curve.json
+    --every 5 --budget-minutes "${BUDGET:-60}" --threads "${THREADS:-0}" \
+    --out $OUT/lightgcn-curve.json
 }
 
 for section in "${@:-citeulike}"; do "$section"; done

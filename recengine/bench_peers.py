@@ -12,6 +12,13 @@ is computed by recengine.evaluation for every system: full ranking on gowalla
 (Recall@20, NDCG@20), citeulike-a's published negatives for the sampled protocol
 (HR@10, NDCG@10). Each case prints Vitrine's seconds per epoch over the peer's, and its
 quality beside the peer's.
+
+The gallery case (VBPR against Cornac's) reads the demo gallery as `manage.py bench_gallery
+--export` wrote it (``--gallery FILE``; recengine never reads the site's database). It is
+the cold-start protocol of the gallery benchmark (``cold-items``, the same seed): the test
+works are out of training, both models score them from their features alone, and they
+are ranked among themselves (AUC, Recall@20, NDCG@20 over the cold works only, as in
+VBPR's cold-start evaluation).
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
@@ -74,6 +83,15 @@ CASES = {
             "cornac-vaecf": {"factors": 200, "autoencoder_structure": [600], "batch_size": 500}
         },
     },
+    # Both at the same factors, learning rate, batch and epochs; each keeps its own L2 form.
+    "vbpr-gallery": {
+        "data": "gallery",
+        "epochs": 50,
+        "vitrine": ("vbpr", {"factors": 32, "visual_factors": 32, "batch_size": 256}),
+        "peers": {
+            "cornac-vbpr": {"factors": 32, "k2": 32, "batch_size": 256, "learning_rate": 0.001}
+        },
+    },
 }
 # implicit and the CG-based WMF call an iteration what the others call an epoch.
 EPOCH_KEYS = {"wmf": "iterations"}
@@ -82,22 +100,59 @@ EPOCH_KEYS = {"wmf": "iterations"}
 def _metrics(name: str) -> tuple[tuple[int, ...], tuple[str, ...], bool]:
     if name == "gowalla":
         return (20,), ("Recall", "NDCG"), False
+    if name == "gallery":
+        return (20,), ("AUC", "Recall", "NDCG"), False
     return (10,), ("HR", "NDCG"), True
 
 
-def run_one(case_name: str, system: str, threads: int, seed: int) -> dict:
+def _case_data(name: str, gallery: str | None, seed: int):
+    """(train, test, negatives, unseen works or None, events excluded from ranking,
+    the data snapshot: the events read, as the bench's JSON names them)."""
+    from .bench_setup import snapshot_of, source_of
+    from .datasets import load_benchmark
+
+    if name != "gallery":
+        data = load_benchmark(DATA / name)
+        snapshot = snapshot_of(source_of(data), name)
+        return data.train, data.test, data.negatives, None, [], snapshot
+    from .data import Interactions
+    from .saved_data import load_benchmark_data
+    from .splits import cold_start_items_split
+
+    if not gallery:
+        raise ValueError("the gallery case needs --gallery FILE (manage.py bench_gallery --export)")
+    saved = load_benchmark_data(gallery)
+    events = saved.interactions
+    split = cold_start_items_split(events, valid_share=0.1, seed=seed)
+    # The final fit of the gallery's cold-start benchmark: train + validation works.
+    train = events.select(~split.test_items[events.items])
+    # Ranked among the cold works only: every other work is a non-candidate.
+    users = np.unique(split.test.users)
+    warm = np.flatnonzero(~split.test_items)
+    exclude = Interactions(
+        user_ids=events.user_ids,
+        item_ids=events.item_ids,
+        users=np.repeat(users, len(warm)),
+        items=np.tile(warm, len(users)),
+    )
+    return train, split.test, None, split.test_items, [exclude], snapshot_of(events, saved.name)
+
+
+def run_one(
+    case_name: str, system: str, threads: int, seed: int, gallery: str | None = None
+) -> dict:
     """One system on one case, in this process (the parent runs it in a subprocess)."""
     import torch
 
     torch.set_num_threads(threads)
-    from .datasets import load_benchmark
     from .evaluation import evaluate
 
     case = CASES[case_name]
-    data = load_benchmark(DATA / case["data"])
+    train, test, negatives, unseen, exclude, snapshot = _case_data(case["data"], gallery, seed)
     ks, names, sampled = _metrics(case["data"])
     epochs = int(case["epochs"])
     if system == "vitrine":
+        from .cold import fit_without
         from .models import create_model
 
         model_name, params = case["vitrine"]
@@ -110,7 +165,10 @@ def run_one(case_name: str, system: str, threads: int, seed: int) -> dict:
                 ends[int(info["epoch"])] = time.perf_counter()
 
         started = time.perf_counter()
-        model.fit(data.train, callback=callback)
+        if unseen is None:
+            model.fit(train, callback=callback)
+        else:  # the cold works join through the model's cold path, as in the site's bench
+            model = fit_without(model, train, unseen, callback=callback)
         fit_s = time.perf_counter() - started
         history = getattr(model, "history_", None)
         if history:
@@ -125,24 +183,26 @@ def run_one(case_name: str, system: str, threads: int, seed: int) -> dict:
         params = dict(case["peers"][system])
         options = {k: v for k, v in params.items() if k != "factors"}
         model, times, fit_s = PEERS[system](
-            data.train, epochs, params["factors"], threads, seed, **options
+            train, epochs, params["factors"], threads, seed, **options
         )
         label = model.label
     started = time.perf_counter()
     result = evaluate(
         model,
-        data.train,
-        data.test,
+        train,
+        test,
         ks=ks,
         metrics=names,
-        negatives=data.negatives if sampled else None,
+        negatives=negatives if sampled else None,
+        exclude=exclude,
     )
     evaluation_s = time.perf_counter() - started
     return {
         "case": case_name,
         "system": system,
         "label": label,
-        "data": case["data"],
+        "data": case["data"] if case["data"] != "gallery" else f"gallery {gallery}",
+        "snapshot": snapshot,
         "epochs": epochs,
         "threads": threads,
         "seconds_per_epoch_min": min(times) if times else None,
@@ -159,7 +219,7 @@ def run_one(case_name: str, system: str, threads: int, seed: int) -> dict:
     }
 
 
-def _subprocess(case: str, system: str, threads: int, seed: int) -> dict:
+def _subprocess(case: str, system: str, threads: int, seed: int, gallery: str | None) -> dict:
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     # implicit runs its own threads over users and asks for a single-threaded BLAS
     # beneath them (it warns of severe slowdowns otherwise): give it what it asks for.
@@ -178,6 +238,7 @@ def _subprocess(case: str, system: str, threads: int, seed: int) -> dict:
         str(threads),
         "--seed",
         str(seed),
+        *(["--gallery", gallery] if gallery else []),
     ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -244,19 +305,27 @@ def _print(rows: list[dict], summary: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m recengine.bench_peers")
-    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated")
+    parser.add_argument("--cases", default="", help="comma-separated (default: all)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="docs/results/peers.json")
+    parser.add_argument(
+        "--gallery", help="the demo gallery as `manage.py bench_gallery --export` wrote it"
+    )
     parser.add_argument("--one", nargs=2, metavar=("CASE", "SYSTEM"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
-        print(json.dumps(run_one(*args.one, threads=args.threads, seed=args.seed)))
+        one = run_one(*args.one, threads=args.threads, seed=args.seed, gallery=args.gallery)
+        print(json.dumps(one))
         return 0
     rows = []
-    for case in args.cases.split(","):
+    cases = [c for c in args.cases.split(",") if c] or list(CASES)
+    unknown = [c for c in cases if c not in CASES]
+    if unknown:
+        parser.error(f"unknown case(s) {', '.join(unknown)}; the cases: {', '.join(CASES)}")
+    for case in cases:
         for system in ["vitrine", *CASES[case]["peers"]]:
-            rows.append(_subprocess(case, system, args.threads, args.seed))
+            rows.append(_subprocess(case, system, args.threads, args.seed, args.gallery))
             print(
                 json.dumps({k: v for k, v in rows[-1].items() if k != "epoch_seconds"}), flush=True
             )

@@ -101,7 +101,8 @@ def _cornac_set(train: Interactions, seed: int):
     ]
     data = Dataset.from_uir(triples, seed=seed)
     # Cornac numbers users and items in its own order: map ours onto its.
-    user_of = np.array([data.uid_map[str(u)] for u in range(train.n_users)])
+    # (-1: a user or item with no training event, unknown to Cornac)
+    user_of = np.array([data.uid_map.get(str(u), -1) for u in range(train.n_users)])
     item_of = np.array([data.iid_map.get(str(i), -1) for i in range(train.n_items)])
     return data, user_of, item_of
 
@@ -114,6 +115,8 @@ def _cornac_run(model, train: Interactions, seed: int, epochs: int, scorer):
     known = item_of >= 0
 
     def scores(users: np.ndarray) -> np.ndarray:
+        if (user_of[users] < 0).any():
+            raise ValueError("a user with no training event reached a Cornac scorer")
         theirs = scorer(model, user_of[users])  # (b, cornac's n_items)
         out = np.full((len(users), train.n_items), -np.inf, dtype=np.float32)
         out[:, known] = theirs[:, item_of[known]]
@@ -157,7 +160,46 @@ def cornac_neumf(train: Interactions, epochs: int, factors: int, threads: int, s
     return _cornac_run(model, train, seed, epochs, _cornac_factors)
 
 
+def cornac_vbpr(train: Interactions, epochs: int, factors: int, threads: int, seed: int, **kw):
+    """Cornac's VBPR on the same features, standardised over the works it trains on as
+    Vitrine's are. A work Cornac never saw (a cold work) gets VBPR's cold score, its
+    visual term alone: theta_u . (E f) + beta' . f."""
+    import torch
+    from cornac.data import ImageModality
+    from cornac.models import VBPR
+
+    torch.set_num_threads(threads)
+    data, user_of, item_of = _cornac_set(train, seed)
+    known = item_of >= 0
+    features = np.asarray(train.item_features, dtype=np.float32)
+    features = (features - features[known].mean(0)) / (features[known].std(0) + 1e-6)
+    ordered = np.zeros((data.num_items, features.shape[1]), dtype=np.float32)
+    ordered[item_of[known]] = features[known]
+    data.add_modalities(item_image=ImageModality(features=ordered))
+    model = VBPR(k=factors, n_epochs=epochs, seed=seed, verbose=False, use_gpu=False, **kw)
+    started = time.perf_counter()
+    model.fit(data)
+    fit_s = time.perf_counter() - started
+    gamma = np.zeros((train.n_items, factors), dtype=np.float32)
+    gamma[known] = model.gamma_item[item_of[known]]
+    bias = (features @ model.beta_prime).ravel()
+    bias[known] += model.beta_item[item_of[known]]
+    theta = features @ model.emb_matrix
+    # A user with no training event (all theirs were cold works) has zero user factors.
+    users_known = user_of >= 0
+    gamma_user = np.zeros((train.n_users, factors), dtype=np.float32)
+    gamma_user[users_known] = model.gamma_user[user_of[users_known]]
+    theta_user = np.zeros((train.n_users, theta.shape[1]), dtype=np.float32)
+    theta_user[users_known] = model.theta_user[user_of[users_known]]
+
+    def scores(users: np.ndarray) -> np.ndarray:
+        return gamma_user[users] @ gamma.T + theta_user[users] @ theta.T + bias
+
+    return _wrapped("Cornac VBPR", train, scores), [fit_s / epochs] * epochs, fit_s
+
+
 PEERS = {
+    "cornac-vbpr": cornac_vbpr,
     "implicit-bpr": implicit_bpr,
     "implicit-als": implicit_als,
     "cornac-bpr": cornac_bpr,

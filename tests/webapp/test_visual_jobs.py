@@ -1,5 +1,7 @@
 """Visual models and CNN features through jobs, serving and import (issue: visual heart)."""
 
+from io import StringIO
+
 import numpy as np
 import pytest
 from django.urls import reverse
@@ -216,3 +218,35 @@ def test_a_guided_job_records_the_share_of_triples_each_guideline_made(
     client.force_login(curator)
     html = client.get(reverse("curation:job-detail", args=[job.pk])).content.decode()
     assert "Training triples by sampling guideline" in html and "profile_items" in html
+
+
+def test_bench_gallery_exports_what_the_peer_benchmark_reads(small_gallery, tmp_path, monkeypatch):
+    from django.core.management import call_command
+
+    from recengine import bench_peers
+    from recengine.saved_data import load_benchmark_data
+    from webapp.catalogue.datasets import catalogue_interactions
+
+    path = tmp_path / "gallery.npz"
+    call_command("bench_gallery", "--models", "vbpr", "--export", str(path), stdout=StringIO())
+    saved = load_benchmark_data(path)
+    events = saved.interactions
+    assert (
+        len(events) == len(catalogue_interactions()) and events.n_items == Artwork.objects.count()
+    )
+    assert events.item_features.shape[0] == events.n_items
+    assert set(events.kind_names) == {"like", "purchase"}
+    sold = Artwork.objects.filter(is_sold=True).count()
+    assert (~np.isnan(saved.item_sold_at)).sum() == sold  # unsold: nan
+    # The peer case's cold-start data: test works out of training, ranked among themselves.
+    train, test, _, unseen, (excluded,), snapshot = bench_peers._case_data(
+        "gallery", str(path), seed=0
+    )
+    assert snapshot.startswith("gallery (") and "@" in snapshot
+    assert unseen.any() and not unseen[train.items].any() and unseen[test.items].all()
+    for user in np.unique(test.users):
+        assert set(excluded.items[excluded.users == user]) == set(np.flatnonzero(~unseen))
+    monkeypatch.setitem(bench_peers.CASES["vbpr-gallery"], "epochs", 2)
+    row = bench_peers.run_one("vbpr-gallery", "vitrine", threads=1, seed=0, gallery=str(path))
+    assert len(row["epoch_seconds"]) == 2 and 0 <= row["metrics"]["AUC"] <= 1
+    assert row["data"] == f"gallery {path}" and row["snapshot"] == snapshot

@@ -6,6 +6,7 @@ when missing), the images for the models that read pixels, each work's listing a
 time for the one-of-a-kind protocol, and the demo gallery's hidden tastes for the oracle
 (a reference, not a method).
 
+    manage.py bench_gallery --models vbpr --export var/gallery.npz   # for bench_peers
     manage.py bench_gallery --protocol one-of-a-kind \\
         --models popularity,random,curatornet@uniform,curatornet@guided,oracle \\
         --params '{"curatornet@uniform": {"sampling": "uniform"}, ...}' --out results.json
@@ -33,6 +34,12 @@ class Command(BaseCommand):
         parser.add_argument("--features-image-size", type=int)
         parser.add_argument("--features-l2", action="store_true")
         parser.add_argument("--features-pca", type=int)
+        parser.add_argument(
+            "--export",
+            metavar="FILE",
+            help="write the events, features and stock times the models would read to FILE "
+            "(.npz, for `python -m recengine.bench_peers --gallery FILE`) and stop",
+        )
 
     def handle(self, *args, **options):
         from recengine.bench import model_name, run
@@ -88,6 +95,12 @@ class Command(BaseCommand):
             item_listed_at=listed_at,
             item_sold_at=sold_at,
         )
+        if options["export"]:
+            from recengine.saved_data import save_benchmark_data
+
+            path = save_benchmark_data(gallery, options["export"])
+            self.stdout.write(f"wrote {path} ({len(data)} events, {data.n_items} works)")
+            return
         keys = (
             "models protocol split k sampled negatives metrics seed grid no_validation select "
             "target_kinds profile_kinds params out per_user quiet"
