@@ -12,11 +12,12 @@ setup:
 demo: setup
 	$(UV) run --frozen python manage.py rundemo
 
-# Debian's chromium for the browser tests; skipped quietly where apt is not ours to use.
+# Debian's chromium for the browser tests and wrk for the load tests against gunicorn;
+# skipped quietly where apt is not ours to use.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
-	  echo "chromium not installed: browser tests will skip"; }
+	@command -v chromium >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium wrk >/dev/null) || \
+	  echo "chromium or wrk not installed: browser or load tests will skip"; }
 
 test: setup browser
 	bash tests/run.sh

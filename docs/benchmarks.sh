@@ -276,4 +276,27 @@ lightgcn_curve() {
     --out $OUT/lightgcn-curve.json
 }
 
+# The shop's API under gunicorn on 127.0.0.1, driven by wrk (apt install wrk): a collector's
+# top 20 at 10,000 and 100,000 works, impression logging on and off, event ingestion. The
+# galleries are made once under var/bench-api/ (the 100,000-work one takes ~20 minutes).
+api_latency() {
+  $M bench_api --sizes 10000,100000 --duration 20 --connections "${CONNECTIONS:-2}" \
+    --folder var/bench-api --out $OUT/api-latency${CONNECTIONS:+-c$CONNECTIONS}.json
+}
+
+# The simulated shop on a fresh demo gallery (seed 7, as make demo): VisRank and CuratorNet
+# served, an A/B experiment exploring with epsilon 0.2, VISITS visits through the API, and
+# each method's off-policy estimate from the other arm's lists against the simulated truth.
+shop() {
+  rm -rf var/bench-shop
+  export VITRINE_VAR_DIR=var/bench-shop
+  $M migrate -v0
+  $M make_demo_gallery --seed 7 -v0
+  $M shell -c "from webapp.curation.management.commands.rundemo import demo_users_ensure as d; d()"
+  $M train visrank curatornet --here --user staff
+  $M simulate_shop --visits "${VISITS:-3000}" --seed "${SEED:-0}" --user staff \
+    --report $OUT/shop-seed${SEED:-0}.json
+  unset VITRINE_VAR_DIR
+}
+
 for section in "${@:-citeulike}"; do "$section"; done

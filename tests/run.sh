@@ -32,7 +32,7 @@ if [ "${CI:-}" = "true" ]; then
   pass "postgresql + redis" env \
     DATABASE_URL="${CI_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/vitrine}" \
     CELERY_BROKER_URL="${CI_CELERY_BROKER_URL:-redis://127.0.0.1:6379/15}" \
-    $UV run --frozen pytest tests/webapp tests/catalogue tests/integration tests/browser "$@"
+    $UV run --frozen pytest tests/webapp tests/catalogue tests/api tests/integration tests/browser "$@"
 else
   pass "tests" $UV run --frozen pytest "$@"
 fi

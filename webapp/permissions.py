@@ -17,6 +17,8 @@ REQUEUE = "jobs.requeue_job"
 SERVE = "jobs.serve_job"
 DELETE = "jobs.delete_trainingjob"  # Django's own delete permission on the model
 IMPORT = "catalogue.import_gallery"
+API_TOKENS = "api.manage_token"
+EXPERIMENTS = "api.manage_experiment"
 
 ACTIONS = {
     TRAIN: "train models or extract features",
@@ -25,6 +27,8 @@ ACTIONS = {
     SERVE: "choose the served model",
     DELETE: "delete jobs and their files",
     IMPORT: "import a gallery",
+    API_TOKENS: "create or revoke API tokens",
+    EXPERIMENTS: "start or stop experiments",
 }
 
 STAFF_GROUP = "Vitrine staff"
@@ -40,6 +44,9 @@ STAFF_PERMISSIONS = (
         for action in ("view", "add", "change", "delete")
     ),
     "catalogue.view_featureset",
+    "api.view_apiclient",
+    "api.view_experiment",
+    "api.view_impression",
     # Locked-out logins: staff may see them and unlock by deleting the attempts.
     "axes.view_accessattempt",
     "axes.delete_accessattempt",

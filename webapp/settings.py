@@ -63,9 +63,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    "corsheaders",
     "webapp.catalogue",
     "webapp.jobs",
     "webapp.curation",
+    "webapp.api",
 ]
 
 MIDDLEWARE = [
@@ -74,6 +76,9 @@ MIDDLEWARE = [
     # before everything else so a stylesheet costs no session or database work.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Before CommonMiddleware, as django-cors-headers asks; it only answers for /api/.
+    "corsheaders.middleware.CorsMiddleware",
+    "webapp.api.middleware.RefuseNulMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -238,6 +243,36 @@ CACHES = {
         "OPTIONS": {"MAX_ENTRIES": int(os.environ.get("VITRINE_CACHE_ENTRIES", "50000"))},
     }
 }
+
+# A cache shared by every process (rate limits per token counted once, not per gunicorn
+# worker) when VITRINE_CACHE_URL names a Redis server; the in-memory default suits one
+# process and the tests.
+VITRINE_CACHE_URL = os.environ.get("VITRINE_CACHE_URL", "")
+if VITRINE_CACHE_URL:
+    CACHES["default"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": VITRINE_CACHE_URL,
+    }
+
+# --- The shop's API (webapp/api) ---
+# Browsers on these origins may call /api/ (the storefront's own pages); no other origin,
+# and no other path: django-cors-headers answers only for URLs under /api/.
+CORS_ALLOWED_ORIGINS = env_list("VITRINE_CORS_ORIGINS", [])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = ("authorization", "content-type")
+# Every served list is stored as an impression; off only to measure what that costs.
+VITRINE_LOG_IMPRESSIONS = env_bool("VITRINE_LOG_IMPRESSIONS", True)
+# How long the API's table of candidates is kept per process: API purchases leave every list
+# at once regardless; a sale imported otherwise within this (webapp/api/candidates.py).
+VITRINE_CANDIDATES_TTL_S = float(os.environ.get("VITRINE_CANDIDATES_TTL_S", "10"))
+# An event without a request id is joined to the latest list that showed its work to the
+# same collector or session within this many hours.
+VITRINE_ATTRIBUTION_HOURS = float(os.environ.get("VITRINE_ATTRIBUTION_HOURS", "24"))
+# The Methods page's off-policy estimates read the latest this many logged lists (each one's
+# target list is rebuilt per method: about a millisecond each).
+VITRINE_OPE_MAX_LISTS = int(os.environ.get("VITRINE_OPE_MAX_LISTS", "1000"))
+VITRINE_API_MAX_UPLOAD_BYTES = int(os.environ.get("VITRINE_API_MAX_UPLOAD_BYTES", "20000000"))
+NINJA_PAGINATION_PER_PAGE = 100
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "curation:collector-list"

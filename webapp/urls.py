@@ -5,8 +5,12 @@ from django.urls import include, path
 from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
+from webapp.api.views import api
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # The shop's API: tokens only, never a curator's session (webapp/api/auth.py).
+    path("api/v1/", api.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("webapp.curation.urls")),

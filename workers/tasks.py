@@ -58,3 +58,11 @@ def start_reaper(sender=None, **kwargs) -> None:
             time.sleep(settings.VITRINE_REAPER_INTERVAL_S)
 
     threading.Thread(target=loop, name="vitrine-reaper", daemon=True).start()
+
+
+@shared_task(name="vitrine.describe_artwork", acks_late=True, reject_on_worker_lost=True)
+def describe_artwork(artwork_id: int) -> str:
+    """A work listed through the API: its image described for the served models."""
+    from webapp.api.works import artwork_describe
+
+    return artwork_describe(artwork_id=artwork_id)

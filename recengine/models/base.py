@@ -29,6 +29,8 @@ from ..metrics import top_k
 
 Callback = Callable[..., None]
 FORMAT_VERSION = 1
+# Below this share of candidates, a model with scores_columns scores only the candidates.
+COLUMNS_SHARE = 0.7
 SCORE_BATCH = 1024  # users scored at once: bounds the (users x items) block in memory
 
 
@@ -124,14 +126,26 @@ class Recommender:
     def user_index(self, external_ids: Sequence) -> np.ndarray:
         """(len(external_ids),) int64 training-user indices, -1 for users it never saw."""
         self._require_fitted()
-        position = {key: n for n, key in enumerate(self.user_ids.tolist())}
+        position = self._positions("user_ids")
         return np.asarray([position.get(str(k), -1) for k in external_ids], dtype=np.int64)
 
     def item_index(self, external_ids: Sequence) -> np.ndarray:
         """(len(external_ids),) int64 item indices, -1 for unknown items."""
         self._require_fitted()
-        position = {key: n for n, key in enumerate(self.item_ids.tolist())}
+        position = self._positions("item_ids")
         return np.asarray([position.get(str(k), -1) for k in external_ids], dtype=np.int64)
+
+    def _positions(self, name: str) -> dict:
+        """{id: index} of user_ids or item_ids, made once per array: serving asks for one
+        user per request, and a dict of 20,000 users costs 4 ms to build each time. The
+        array object and its length are the key (add_items replaces item_ids)."""
+        ids = getattr(self, name)
+        cache = self.__dict__.setdefault("_position_cache", {})
+        found = cache.get(name)
+        if found is None or found[0] is not ids or found[1] != len(ids):
+            found = (ids, len(ids), {key: n for n, key in enumerate(ids.tolist())})
+            cache[name] = found
+        return found[2]
 
     # ----------------------------------------------------------- scoring
     def seen_profiles(self, users: np.ndarray) -> list[np.ndarray]:
@@ -189,12 +203,15 @@ class Recommender:
         Serves collectors with their current purchases and new visitors
         without retraining.
         """
+        return np.asarray(self._score_profiles(self._checked_profiles(profiles)), np.float32)
+
+    def _checked_profiles(self, profiles: Sequence[np.ndarray]) -> list[np.ndarray]:
         self._require_fitted()
         profiles = [np.asarray(p, dtype=np.int64).reshape(-1) for p in profiles]
         for profile in profiles:
             if len(profile) and (profile.min() < 0 or profile.max() >= self.n_items):
                 raise IndexError(f"profile item indices must be in [0, {self.n_items})")
-        return np.asarray(self._score_profiles(profiles), dtype=np.float32)
+        return profiles
 
     def score_histories(self, users: np.ndarray, profiles: Sequence[np.ndarray]) -> np.ndarray:
         """(len(users), n_items) float32 scores of training users read with the given
@@ -326,18 +343,44 @@ class Recommender:
         (e.g. unsold works). Fewer than k columns when fewer candidates remain;
         short rows are padded with item -1 and score -inf.
         """
-        scores = self.score_profiles(profiles).astype(np.float64)
-        if exclude is not None:
-            if len(exclude) != len(scores):
-                raise ValueError(f"exclude has {len(exclude)} entries for {len(scores)} profiles")
-            for row, items in enumerate(exclude):
-                scores[row, np.asarray(items, dtype=np.int64)] = -np.inf
+        if exclude is not None and len(exclude) != len(profiles):
+            raise ValueError(f"exclude has {len(exclude)} entries for {len(profiles)} profiles")
+        columns = None
         if candidates_mask is not None:
             mask = np.asarray(candidates_mask, dtype=bool)
             if mask.shape != (self.n_items,):
                 raise ValueError(f"candidates_mask must have shape ({self.n_items},)")
+            if self.scores_columns and mask.sum() < COLUMNS_SHARE * self.n_items:
+                columns = np.flatnonzero(mask)
+        if columns is not None:
+            # Only the candidates are scored (the same numbers; ties still go to the lower
+            # item index, as columns are in item order).
+            scores = self.score_profile_columns(profiles, columns).astype(np.float64)
+            if exclude is not None:
+                for row, items in enumerate(exclude):
+                    items = np.asarray(items, dtype=np.int64)
+                    at = np.searchsorted(columns, items)
+                    hit = at < len(columns)
+                    hit[hit] = columns[at[hit]] == items[hit]
+                    scores[row, at[hit]] = -np.inf
+            top, top_scores = self._top(scores, k)
+            return np.where(top >= 0, columns[np.maximum(top, 0)], -1), top_scores
+        scores = self.score_profiles(profiles).astype(np.float64)
+        if exclude is not None:
+            for row, items in enumerate(exclude):
+                scores[row, np.asarray(items, dtype=np.int64)] = -np.inf
+        if candidates_mask is not None:
             scores[:, ~mask] = -np.inf
         return self._top(scores, k)
+
+    # A model that can score a subset of the catalogue for less than the whole sets this
+    # and overrides score_profile_columns (VisRank: when most works are sold, the
+    # similarity product shrinks with the candidates).
+    scores_columns = False
+
+    def score_profile_columns(self, profiles: Sequence[np.ndarray], columns: np.ndarray):
+        """(len(profiles), len(columns)) float32: score_profiles(profiles)[:, columns]."""
+        return self.score_profiles(profiles)[:, columns]
 
     # ----------------------------------------------------------- persistence
     def _weights(self) -> dict[str, np.ndarray]:

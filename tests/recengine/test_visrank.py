@@ -95,3 +95,38 @@ def test_visrank_scores_works_listed_after_training():
         model.add_items(["a"], features=np.ones((1, 2)))
     with pytest.raises(NotImplementedError, match="cannot score works it was not trained on"):
         create_model("itemknn").fit(Interactions(["u"], ["a"], [0], [0])).add_items(["b"])
+
+
+@pytest.mark.parametrize("aggregation", ["max", "mean", "topk_mean"])
+@pytest.mark.parametrize("seed", range(5))
+def test_scoring_only_the_candidates_ranks_as_scoring_every_work(aggregation, seed):
+    """Few candidates (most works sold): only their similarities are computed, and the
+    lists are the ones the whole product gives, exclusions and ties included."""
+    rng = np.random.default_rng(seed)
+    n_items = 300
+    features = rng.normal(size=(n_items, 8)).astype(np.float32)
+    features[50] = features[7]  # a tie, decided by the lower index on both paths
+    data = Interactions(
+        user_ids=[f"u{i}" for i in range(20)],
+        item_ids=[f"i{i}" for i in range(n_items)],
+        users=rng.integers(0, 20, 200),
+        items=rng.integers(0, n_items, 200),
+        item_features=features,
+    )
+    model = create_model("visrank", aggregation=aggregation).fit(data)
+    profiles = [rng.choice(n_items, size=s, replace=False) for s in (1, 4, 9)] + [[]]
+    exclude = [p[:2] for p in profiles[:3]] + [np.array([7, 299])]
+    for share in (0.05, 0.3, 0.65):  # below COLUMNS_SHARE: the candidates' path
+        mask = rng.random(n_items) < share
+        mask[[7, 50]] = True
+        fast = model.recommend_profiles(profiles, 10, exclude=exclude, candidates_mask=mask)
+        model.scores_columns = False  # the whole product, then masked
+        full = model.recommend_profiles(profiles, 10, exclude=exclude, candidates_mask=mask)
+        del model.scores_columns
+        np.testing.assert_array_equal(fast[0], full[0])
+        np.testing.assert_allclose(fast[1], full[1], rtol=1e-6)
+        assert mask[fast[0][fast[0] >= 0]].all()
+        for row, excluded in enumerate(exclude):
+            assert not np.isin(fast[0][row], excluded).any()
+    # the candidates' path was taken, and the last candidates' rows are kept for the next
+    np.testing.assert_array_equal(model._columns_kept[1], np.flatnonzero(mask))

@@ -19,7 +19,7 @@ def spawned(monkeypatch, settings, tmp_path):
     monkeypatch.setattr(
         Command, "_spawn", lambda self, command, env=None: started.append((command, env))
     )
-    monkeypatch.setattr(Command, "_supervise", lambda self, children: None)
+    monkeypatch.setattr(Command, "_supervise", lambda self, children, extra=(): None)
     return started
 
 
@@ -28,7 +28,7 @@ def test_the_demo_serves_with_gunicorn_and_a_quiet_worker(spawned, monkeypatch, 
     monkeypatch.setattr("webapp.servers.is_root", lambda: True)
     out = StringIO()
     call_command("rundemo", "--artworks", "20", "--collectors", "5", "--port", "8123", stdout=out)
-    (worker, worker_env), (site, _) = spawned
+    (worker, worker_env), (site, _), (shop, _) = spawned
     assert worker[1:3] == ["-m", "celery"]
     assert worker.index("--quiet") < worker.index("worker")  # no start-up banner
     assert worker_env["PYTHONWARNINGS"].endswith(f"ignore:{ROOT_WARNING}")
@@ -36,12 +36,19 @@ def test_the_demo_serves_with_gunicorn_and_a_quiet_worker(spawned, monkeypatch, 
     assert site[site.index("--bind") + 1] == "127.0.0.1:8123"
     assert site[-1] == "webapp.wsgi"
     assert "runs as root" in out.getvalue() and "under gunicorn" in out.getvalue()
+    # The simulated shop shops through the API of the server just started, as staff, once
+    # the arms' models exist.
+    assert shop[1:3] == ["manage.py", "simulate_shop"]
+    assert shop[shop.index("--url") + 1] == "http://127.0.0.1:8123/"
+    assert shop[shop.index("--user") + 1] == "staff" and "--wait" in shop
+    assert "/api/v1/docs" in out.getvalue() and "/experiments/" in out.getvalue()
     assert (settings.STATIC_ROOT / "vendor" / "htmx.min.js").exists()  # collected for WhiteNoise
 
     spawned.clear()
     monkeypatch.setattr("webapp.curation.management.commands.rundemo.is_root", lambda: False)
     out = StringIO()
-    call_command("rundemo", "--dev", "--port", "8124", stdout=out)
+    call_command("rundemo", "--dev", "--no-shop", "--port", "8124", stdout=out)
+    assert len(spawned) == 2  # --no-shop: the worker and the site only
     assert spawned[1][0][1:3] == ["manage.py", "runserver"]
     assert spawned[1][0][-1] == "127.0.0.1:8124"
     assert "runs as root" not in out.getvalue()

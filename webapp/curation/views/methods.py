@@ -78,6 +78,7 @@ def methods(request):
             except ValueError as error:
                 paired_error = str(error)
     metrics = table["metrics"]
+    off_policy = _off_policy(rows)
     return render(
         request,
         "curation/methods.html",
@@ -92,9 +93,34 @@ def methods(request):
             "not_comparable": NOT_COMPARABLE,
             "all_data": ALL_DATA,
             "default_metric": "NDCG@20" if "NDCG@20" in metrics else (metrics or [""])[0],
+            "off_policy": off_policy,
         },
         status=status,
     )
+
+
+def _off_policy(rows) -> list[dict]:
+    """Per served method: its offline NDCG@20 beside the off-policy estimates of what it
+    would earn on the shop's logged lists (webapp/api/offpolicy.py)."""
+    from webapp.api.offpolicy import off_policy_estimates
+    from webapp.jobs.methods import method_reference
+
+    jobs = [
+        j for j in finished_training_jobs().filter(is_active=True) if not method_reference(j.method)
+    ]
+    offline = {r.job.pk: r.metrics.get("NDCG@20") for r in rows}
+    by_job: dict[int, dict] = {}
+    for estimate in off_policy_estimates(jobs=jobs):
+        entry = by_job.setdefault(
+            estimate.job_id,
+            {
+                "method": estimate.method,
+                "job": estimate.job_id,
+                "offline": offline.get(estimate.job_id),
+            },
+        )
+        entry[estimate.reward] = estimate
+    return list(by_job.values())
 
 
 @login_required

@@ -9,6 +9,7 @@ prints where to go.
 import os
 import signal
 import subprocess
+import sys
 import time
 
 from django.conf import settings
@@ -71,6 +72,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-serve", action="store_true", help="prepare and queue, then exit (for scripts)"
         )
+        parser.add_argument("--no-shop", action="store_true", help="do not run the simulated shop")
+        parser.add_argument("--shop-visits", type=int, default=600)
         parser.add_argument(
             "--dev", action="store_true", help="serve with Django's runserver instead of gunicorn"
         )
@@ -124,6 +127,29 @@ class Command(BaseCommand):
             self.stdout.write("Default methods already trained or queued; nothing new to train.")
 
         url = f"http://{options['host']}:{options['port']}/"
+        shop = None
+        if not options["no_serve"] and not options["no_shop"]:
+            # The simulated shop waits for its arms' models, then shops through the API of
+            # the server just started; it ends on its own, the site stays up.
+            shop = self._spawn(
+                [
+                    sys.executable,
+                    "manage.py",
+                    "simulate_shop",
+                    "--url",
+                    url,
+                    "--user",
+                    DEMO_STAFF,
+                    "--wait",
+                    "3600",
+                    "--visits",
+                    str(options["shop_visits"]),
+                ]
+            )
+            self.stdout.write(
+                "The simulated shop starts once VisRank and CuratorNet are trained: "
+                f"{url}experiments/ shows its experiment, {url}methods/ the off-policy estimates."
+            )
         self.stdout.write(self.style.SUCCESS(f"\nVitrine is at {url}"))
         for username, password, is_staff in users:
             role = "staff (admin, training)" if is_staff else "curator"
@@ -131,14 +157,15 @@ class Command(BaseCommand):
         self.stdout.write(f"  jobs: {url}jobs/   admin: {url}admin/")
         if options["no_serve"]:
             return
+        self.stdout.write(f"  API: {url}api/v1/docs (tokens: admin, API clients)")
         self.stdout.write("Press Ctrl-C to stop the worker and the site.\n")
-        self._supervise(children)
+        self._supervise(children, extra=[shop] if shop else [])
 
     def _spawn(self, command: list[str], env: dict | None = None) -> subprocess.Popen:
         # Own process group, so Ctrl-C reaches us once and we stop the children in order.
         return subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, start_new_session=True)
 
-    def _supervise(self, children: list[subprocess.Popen]) -> None:
+    def _supervise(self, children: list[subprocess.Popen], extra=()) -> None:
         stop = False
 
         def on_signal(signum, frame):
@@ -151,11 +178,11 @@ class Command(BaseCommand):
             while not stop and all(child.poll() is None for child in children):
                 time.sleep(0.5)
         finally:
-            for child in children:
+            for child in [*children, *extra]:
                 if child.poll() is None:
                     child.send_signal(signal.SIGTERM)
             deadline = time.monotonic() + 15
-            for child in children:
+            for child in [*children, *extra]:
                 try:
                     child.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
