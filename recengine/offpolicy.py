@@ -180,6 +180,9 @@ def estimate(
             + (" and DR leans on the reward model there" if reward_model is not None else "")
         )
 
+    if not warning:  # with works the logger could not show at all, that is the news
+        warning = _thin_evidence(logged, hit, len(target_item))
+
     def per_impression(values: np.ndarray) -> np.ndarray:
         return np.bincount(hit_impression, weights=values, minlength=logged.n_impressions)
 
@@ -214,6 +217,35 @@ def estimate(
         n_impressions=n,
         support=support,
         warning=warning,
+    )
+
+
+# Fewer rewards than this on works the logger rarely showed, and the estimate of a target
+# that recommends such works rests on a handful of heavily weighted rows.
+THIN_REWARDS = 10
+RARE_PROPENSITY = 0.5
+
+
+def _thin_evidence(logged: LoggedLists, hit: np.ndarray, n_pairs: int) -> str:
+    """A warning when the target's value hangs on a few rare, heavily weighted rows.
+
+    Under exploration, a work outside the logger's own list is shown with a small
+    propensity p0 and counts 1/p0 when clicked. Until many such clicks have been logged,
+    the IPS terms are skewed: most samples miss the rare clicks (the estimate runs low)
+    and the standard error, measured on the same samples, understates the uncertainty.
+    """
+    common = int((logged.propensity[hit] >= RARE_PROPENSITY).sum())
+    outside = 1 - common / n_pairs if n_pairs else 0.0
+    rare = hit & (logged.propensity < RARE_PROPENSITY)
+    rewards = int(logged.reward[rare].sum()) if rare.any() else 0
+    if outside < 0.05 or rewards >= THIN_REWARDS:
+        return ""
+    return (
+        f"{100 * outside:.0f}% of the target's recommendations are works the logging policy "
+        f"rarely showed, and only {rewards} "
+        + ("reward on such works was" if rewards == 1 else "rewards on such works were")
+        + " logged: the estimate rests on a few heavily weighted rows and its standard "
+        "error understates the uncertainty"
     )
 
 

@@ -131,6 +131,7 @@ class Command(BaseCommand):
                         "dr": click.dr,
                         "dr_se": click.dr_se,
                         "support": click.support,
+                        "warning": click.warning,
                         "truth_on_these_lists": truth,
                         "logging_policy_observed": click.logged_value,
                         "target_own_arm_expected": sum(own) / len(own) if own else None,
@@ -147,6 +148,9 @@ class Command(BaseCommand):
                 f"{r['snips']:7.3f} {r['dr']:7.3f} {r['truth_on_these_lists']:7.3f} "
                 f"{r['logging_policy_observed']:7.3f}"
             )
+        for r in rows:
+            if r["warning"]:
+                self.stdout.write(f"{r['target']} from {r['logged_by']}'s lists: {r['warning']}")
         return {
             "experiment": experiment.pk,
             "arms": experiment.arms,
